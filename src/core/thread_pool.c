@@ -1,0 +1,133 @@
+#include "core/thread_pool.h"
+#include "core/error.h"
+#include "core/sys_stats.h"
+
+#include <pthread.h>
+#include <sched.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+
+/* Spin iterations before a worker sleeps on the condition variable. */
+#define SPIN_ITERS 200000
+
+struct sl_pool {
+    int n_threads;
+    pthread_t *threads;          /* (n_threads - 1) workers */
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    atomic_uint generation;      /* bumped once per run */
+    atomic_int n_done;           /* workers finished in this generation */
+    atomic_int n_sleeping;
+    atomic_int stop;
+    sl_pool_fn fn;
+    void *ctx;
+};
+
+typedef struct {
+    sl_pool *pool;
+    int ith;
+} worker_arg;
+
+static void *worker_main(void *arg_) {
+    worker_arg *arg = arg_;
+    sl_pool *p = arg->pool;
+    int ith = arg->ith;
+    free(arg);
+    unsigned seen = 0;
+    for (;;) {
+        unsigned g;
+        int spins = 0;
+        while ((g = atomic_load_explicit(&p->generation, memory_order_acquire)) == seen &&
+               !atomic_load(&p->stop)) {
+            if (++spins < SPIN_ITERS) {
+#if defined(__x86_64__) || defined(__i386__)
+                __builtin_ia32_pause();
+#endif
+                continue;
+            }
+            pthread_mutex_lock(&p->mu);
+            atomic_fetch_add(&p->n_sleeping, 1);
+            while (atomic_load(&p->generation) == seen && !atomic_load(&p->stop))
+                pthread_cond_wait(&p->cv, &p->mu);
+            atomic_fetch_sub(&p->n_sleeping, 1);
+            pthread_mutex_unlock(&p->mu);
+            spins = 0;
+        }
+        if (atomic_load(&p->stop)) break;
+        seen = g;
+        p->fn(p->ctx, ith, p->n_threads);
+        atomic_fetch_add_explicit(&p->n_done, 1, memory_order_acq_rel);
+    }
+    return NULL;
+}
+
+sl_status sl_pool_create(sl_pool **out, int n_threads, sl_error *err) {
+    *out = NULL;
+    if (n_threads <= 0) n_threads = sl_n_cores();
+    if (n_threads > 256)
+        return sl_fail(err, SL_ERR_INVALID_ARG, "threads: %d is more than 256", n_threads);
+    sl_pool *p = calloc(1, sizeof *p);
+    if (!p) return sl_fail(err, SL_ERR_NOMEM, "thread pool: out of memory");
+    p->n_threads = n_threads;
+    pthread_mutex_init(&p->mu, NULL);
+    pthread_cond_init(&p->cv, NULL);
+    if (n_threads > 1) {
+        p->threads = calloc((size_t)n_threads - 1, sizeof *p->threads);
+        if (!p->threads) {
+            sl_pool_free(p);
+            return sl_fail(err, SL_ERR_NOMEM, "thread pool: out of memory");
+        }
+    }
+    for (int i = 1; i < n_threads; i++) {
+        worker_arg *a = malloc(sizeof *a);
+        if (!a || pthread_create(&p->threads[i - 1], NULL, worker_main, a) != 0) {
+            free(a);
+            p->n_threads = i; /* only join what started */
+            sl_pool_free(p);
+            return sl_fail(err, SL_ERR_NOMEM, "thread pool: cannot start thread %d", i);
+        }
+        a->pool = p;
+        a->ith = i;
+    }
+    *out = p;
+    return SL_OK;
+}
+
+void sl_pool_free(sl_pool *p) {
+    if (!p) return;
+    pthread_mutex_lock(&p->mu);
+    atomic_store(&p->stop, 1);
+    pthread_cond_broadcast(&p->cv);
+    pthread_mutex_unlock(&p->mu);
+    for (int i = 1; i < p->n_threads; i++) pthread_join(p->threads[i - 1], NULL);
+    free(p->threads);
+    pthread_mutex_destroy(&p->mu);
+    pthread_cond_destroy(&p->cv);
+    free(p);
+}
+
+int sl_pool_n_threads(const sl_pool *p) { return p ? p->n_threads : 1; }
+
+void sl_pool_run(sl_pool *p, sl_pool_fn fn, void *ctx) {
+    if (!p || p->n_threads == 1) {
+        fn(ctx, 0, 1);
+        return;
+    }
+    p->fn = fn;
+    p->ctx = ctx;
+    atomic_store_explicit(&p->n_done, 0, memory_order_relaxed);
+    atomic_fetch_add_explicit(&p->generation, 1, memory_order_release);
+    if (atomic_load(&p->n_sleeping) > 0) {
+        pthread_mutex_lock(&p->mu);
+        pthread_cond_broadcast(&p->cv);
+        pthread_mutex_unlock(&p->mu);
+    }
+    fn(ctx, 0, p->n_threads);
+    while (atomic_load_explicit(&p->n_done, memory_order_acquire) < p->n_threads - 1) {
+#if defined(__x86_64__) || defined(__i386__)
+        __builtin_ia32_pause();
+#else
+        sched_yield();
+#endif
+    }
+}

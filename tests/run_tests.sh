@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Runs every unit test binary and every CLI test script, and prints one
+# closing line "N passed, N failed, N skipped". Exit status 1 on any failure.
+set -u
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+BUILD=${BUILD:-build}
+case "$BUILD" in /*) ;; *) BUILD="$ROOT/$BUILD" ;; esac
+export SL_SHARED_DIR=${SL_SHARED_DIR:-$ROOT/../shared}
+export SL_BIN="$BUILD/streamllm"
+export SL_ROOT="$ROOT"
+[ -d "$SL_SHARED_DIR/data" ] || echo "NOTE: $SL_SHARED_DIR/data is absent: tests that need real models and texts will SKIP"
+
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+status=0
+for t in "$BUILD"/tests/test_*; do
+    [ -x "$t" ] || continue
+    echo "== $(basename "$t")"
+    (cd "$ROOT" && "$t") 2>&1 | tee -a "$log"
+    [ "${PIPESTATUS[0]}" -eq 0 ] || status=1
+done
+for s in "$ROOT"/tests/cli/*.sh; do
+    [ -f "$s" ] || continue
+    echo "== cli/$(basename "$s")"
+    (cd "$ROOT" && bash "$s") 2>&1 | tee -a "$log"
+    [ "${PIPESTATUS[0]}" -eq 0 ] || status=1
+done
+pass=$(grep -c '^PASS ' "$log")
+fail=$(grep -c '^FAIL ' "$log")
+skip=$(grep -c '^SKIP ' "$log")
+[ "$status" -ne 0 ] && [ "$fail" -eq 0 ] && { echo "FAIL a test binary exited non-zero without a FAIL line"; fail=1; }
+echo
+echo "$pass passed, $fail failed, $skip skipped"
+[ "$fail" -eq 0 ]
