@@ -63,6 +63,9 @@ const sl_type_traits *sl_type_get_ref(uint32_t type);
 const char *sl_type_name(uint32_t type);
 /* Parses "q4_0", "f16", ... (case-insensitive); returns -1 when unknown. */
 int sl_type_from_name(const char *name);
+/* Geometry of any known id (also ones we cannot run); 0 when unknown. */
+int sl_type_block_size(uint32_t type);
+size_t sl_type_block_bytes(uint32_t type);
 /* Bytes of a row of n elements; 0 when n is not a multiple of the block size
  * or the type is unknown. */
 size_t sl_row_size(uint32_t type, int64_t n);
