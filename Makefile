@@ -18,7 +18,7 @@ PCRE_CFLAGS := $(shell pkg-config --cflags libpcre2-8 2>/dev/null)
 PCRE_LIBS   := $(shell pkg-config --libs libpcre2-8 2>/dev/null || echo -lpcre2-8)
 
 CPPFLAGS += -Iinclude -Isrc -D_GNU_SOURCE $(PCRE_CFLAGS)
-CFLAGS   += -std=c11 $(OPT) -g -Wall -Wextra -Wshadow -Wno-unused-parameter -fPIC -pthread $(SANFLAGS)
+CFLAGS   += -std=c11 $(OPT) -g -Wall -Wextra -Wshadow -Wno-unused-parameter -fPIC -pthread $(SANFLAGS) $(EXTRA_CFLAGS)
 LDFLAGS  += -pthread $(SANFLAGS)
 LDLIBS   += $(PCRE_LIBS) -lm
 

@@ -1,0 +1,116 @@
+/* kv_cache.h — THE StreamingLLM cache: attention sinks plus a rolling window.
+ *
+ * One cache, one place; every tool goes through it (docs/KV_POLICY.md).
+ *
+ * Tokens are numbered by absolute stream position a = 0, 1, 2, ...
+ * The cache keeps a pinned prefix of P = n_sink + n_keep tokens forever
+ * (streaming; P = n_keep for window; 0 for dense/recompute) and a rolling
+ * window of the W most recent tokens. When a token at position p is
+ * processed it attends to exactly
+ *     S(p) = { a <= p : a < P  or  a >= p - W }
+ * i.e. the pinned tokens, its last W predecessors and itself, so at most
+ * P + W + 1 keys. Eviction is implicit and O(1): the window is a ring of W
+ * slots and writing token p overwrites token p - W, which no later token needs.
+ *
+ * Positions are numbered inside the cache (the paper's pos_shift): the pinned
+ * token i sits at position i, the window follows contiguously, and the query
+ * sits last, at cache position |S(p)| - 1. Keys are stored rotated once, by
+ * their ABSOLUTE position. RoPE scores depend only on the distance between
+ * query and key positions, and the window is contiguous in both numberings,
+ * so query·key for window keys is exact with the query rotated by p. Only the
+ * pinned keys need the query rotated by its cache position instead: the
+ * attention computes both rotations of q (see sl_kv_query_positions).
+ *
+ * Storage: per layer, K and V of (P + W) slots of KV floats, in f32 or f16.
+ * Memory = layers x (P + W) x 2 x KV x sizeof(elem). New tokens of a batch
+ * are attended from the batch's own scratch and written to the ring only
+ * after every query of the batch has attended (sl_kv_store). */
+#ifndef SL_KV_CACHE_H
+#define SL_KV_CACHE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "streamllm.h"
+
+typedef struct {
+    sl_policy policy;
+    sl_kv_type type;
+    int n_layer;
+    int kv_dim;          /* KV = n_head_kv * head_dim floats per token per layer */
+    int n_sink, n_keep;  /* as requested */
+    int n_pinned;        /* P: slots 0..P-1 hold tokens 0..P-1 forever */
+    int64_t n_window;    /* W: ring slots; INT64_MAX-like when dense is unbounded */
+    int64_t n_ring;      /* allocated ring slots (= W, or the dense capacity) */
+    bool unbounded;      /* dense: no window limit, capacity n_ring tokens */
+    size_t elem_size;    /* 4 (f32) or 2 (f16) */
+    void *k, *v;         /* (n_layer, P + n_ring, KV) elements each */
+    uint64_t n_past;     /* tokens stored so far = absolute position of the next token */
+} sl_kv_cache;
+
+/* Allocates the whole cache. For dense, n_window is the capacity in tokens.
+ * Errors name the flag (--sinks, --window) and the bytes that were needed. */
+sl_status sl_kv_init(sl_kv_cache *c, sl_policy policy, int n_layer, int kv_dim, int n_sink,
+                     int n_keep, int64_t n_window, sl_kv_type type, sl_error *err);
+void sl_kv_free(sl_kv_cache *c);
+void sl_kv_reset(sl_kv_cache *c);
+size_t sl_kv_bytes(const sl_kv_cache *c);
+
+/* Tokens held after all stored tokens: min(n_past, P + W). */
+size_t sl_kv_len(const sl_kv_cache *c);
+
+/* True when absolute position a is attended by a query at position p >= a. */
+static inline bool sl_kv_attends(const sl_kv_cache *c, uint64_t p, uint64_t a) {
+    return a < (uint64_t)c->n_pinned || c->unbounded || a + (uint64_t)c->n_window >= p;
+}
+
+/* Slot index (row in a layer's K or V) of absolute position a. */
+static inline int64_t sl_kv_slot(const sl_kv_cache *c, uint64_t a) {
+    if (a < (uint64_t)c->n_pinned) return (int64_t)a;
+    return c->n_pinned + (int64_t)((a - (uint64_t)c->n_pinned) % (uint64_t)c->n_ring);
+}
+
+/* For a query at absolute position p: the position its rotation must use
+ * against window keys (p itself) and against pinned keys (its cache position).
+ * They differ only once the window has moved past the pinned prefix. */
+static inline void sl_kv_query_positions(const sl_kv_cache *c, uint64_t p, uint64_t *pos_window,
+                                         uint64_t *pos_pinned) {
+    *pos_window = p;
+    uint64_t P = (uint64_t)c->n_pinned;
+    if (!c->unbounded && p > P + (uint64_t)c->n_window)
+        *pos_pinned = P + (uint64_t)c->n_window; /* P pinned + W window keys, then the query */
+    else
+        *pos_pinned = p; /* no gap: cache positions equal absolute positions */
+}
+
+/* Oldest absolute position of the window part attended by a query at p. */
+static inline uint64_t sl_kv_window_start(const sl_kv_cache *c, uint64_t p) {
+    uint64_t P = (uint64_t)c->n_pinned;
+    if (c->unbounded || p <= P + (uint64_t)c->n_window) return P < p ? P : p;
+    return p - (uint64_t)c->n_window;
+}
+
+/* Row pointers (elements of the cache type) for layer il, slot s. */
+static inline void *sl_kv_k_row(const sl_kv_cache *c, int il, int64_t s) {
+    return (char *)c->k + (((size_t)il * (size_t)(c->n_pinned + c->n_ring) + (size_t)s) *
+                           (size_t)c->kv_dim) * c->elem_size;
+}
+static inline void *sl_kv_v_row(const sl_kv_cache *c, int il, int64_t s) {
+    return (char *)c->v + (((size_t)il * (size_t)(c->n_pinned + c->n_ring) + (size_t)s) *
+                           (size_t)c->kv_dim) * c->elem_size;
+}
+
+/* Checks that n more tokens fit (dense refuses past its capacity). */
+sl_status sl_kv_check_room(const sl_kv_cache *c, size_t n, sl_error *err);
+
+/* Writes the K and V rows (in cache element type) of tokens n_past..n_past+n-1
+ * for layer il. Rows that the window would evict within the same batch are
+ * skipped. Does not advance n_past (sl_kv_advance does, after all layers). */
+void sl_kv_store(sl_kv_cache *c, int il, const void *k_rows, const void *v_rows, size_t n);
+void sl_kv_advance(sl_kv_cache *c, size_t n);
+
+/* Converts n floats to the cache element type. */
+void sl_kv_convert_row(const sl_kv_cache *c, void *dst, const float *src, size_t n);
+
+#endif

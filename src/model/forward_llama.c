@@ -1,0 +1,120 @@
+/* forward_llama.c — the Llama-family forward pass over a batch:
+ *   x = embed(tokens)
+ *   per layer: x += Wo · attn(rope(Wq·n(x)), rope(Wk·n(x)), Wv·n(x))
+ *              x += Wd · (silu(Wg·n(x)) * (Wu·n(x)))       n = RMSNorm
+ *   logits = Wout · n(x)
+ * Matrix products run as (T, K) x (N, K)^T over the thread pool. */
+#include <math.h>
+#include <string.h>
+
+#include "core/error.h"
+#include "session/session.h"
+
+static void rmsnorm(float *out, const float *x, const float *w, int n, float eps) {
+    double ss = 0;
+    for (int i = 0; i < n; i++) ss += (double)x[i] * x[i];
+    float inv = (float)(1.0 / sqrt(ss / n + eps));
+    for (int i = 0; i < n; i++) out[i] = x[i] * inv * w[i];
+}
+
+static sl_status matmul(sl_session *s, float *y, const sl_matrix *w, const float *x, int T,
+                        sl_error *err) {
+    if (sl_matmul(s->pool, &s->mm, y, w->data, w->type, x, T, (int)w->rows, (int)w->cols) != 0)
+        return sl_fail(err, SL_ERR_NOMEM, "matmul scratch: out of memory");
+    return SL_OK;
+}
+
+static void add_bias(float *y, const float *b, int T, int n) {
+    if (!b) return;
+    for (int t = 0; t < T; t++)
+        for (int i = 0; i < n; i++) y[(size_t)t * n + i] += b[i];
+}
+
+#define TRY(x)                                                                                    \
+    do {                                                                                          \
+        sl_status st_ = (x);                                                                      \
+        if (st_ != SL_OK) return st_;                                                             \
+    } while (0)
+
+sl_status sl_forward_llama(sl_session *s, const int32_t *tokens, int T, float *last_logits,
+                           float *all_logits, sl_error *err) {
+    const sl_model *m = s->m;
+    const sl_hparams *hp = &m->hp;
+    const int E = hp->n_embd, D = hp->head_dim, H = hp->n_head, G = hp->n_head_kv, F = hp->n_ff;
+    const int Q = H * D, KV = G * D, V = hp->n_vocab, n_rot = hp->n_rot;
+    sl_kv_cache *kv = &s->kv;
+    const uint64_t p0 = kv->n_past;
+
+    TRY(sl_kv_check_room(kv, (size_t)T, err));
+    const sl_type_traits *et = sl_type_get(m->tok_embd.type);
+    size_t erow = sl_row_size(m->tok_embd.type, E);
+    for (int t = 0; t < T; t++) {
+        if (tokens[t] < 0 || tokens[t] >= V)
+            return sl_fail(err, SL_ERR_INVALID_ARG, "token id %d is outside the vocabulary [0, %d)",
+                           tokens[t], V);
+        et->to_float(s->x + (size_t)t * E, (const char *)m->tok_embd.data + (size_t)tokens[t] * erow, E);
+        uint64_t pw, pp;
+        sl_kv_query_positions(kv, p0 + (uint64_t)t, &pw, &pp);
+        sl_rope_sincos(&s->rope, pw, s->cs_win + (size_t)t * n_rot);
+        sl_rope_sincos(&s->rope, pp, s->cs_pin + (size_t)t * n_rot);
+    }
+
+    sl_attn_batch ab = {
+        .kv = kv, .T = T, .H = H, .G = G, .D = D, .p0 = p0, .q = s->q, .k_new = s->k_new,
+        .v_new = s->v_new, .rope = &s->rope, .cs_window = s->cs_win, .cs_pinned = s->cs_pin,
+        .zero_sink = hp->zero_sink, .out = s->att, .scratch = s->attn_scratch,
+        .scratch_stride = s->attn_stride, .max_keys = s->max_keys, .observer = s->observer,
+        .observer_user = s->observer_user,
+    };
+    for (int il = 0; il < hp->n_layer; il++) {
+        const sl_layer *l = &m->layers[il];
+        for (int t = 0; t < T; t++)
+            rmsnorm(s->xb + (size_t)t * E, s->x + (size_t)t * E, l->attn_norm, E, hp->rms_eps);
+        TRY(matmul(s, s->q, &l->wq, s->xb, T, err));
+        TRY(matmul(s, s->k, &l->wk, s->xb, T, err));
+        TRY(matmul(s, s->v, &l->wv, s->xb, T, err));
+        add_bias(s->q, l->bq, T, Q);
+        add_bias(s->k, l->bk, T, KV);
+        add_bias(s->v, l->bv, T, KV);
+        /* Keys are rotated once, at their absolute position, and stored in
+         * the cache's element type before anyone attends to them, so a
+         * token sees the same key whether it arrived in this batch or an
+         * earlier one. */
+        size_t es = kv->elem_size;
+        for (int t = 0; t < T; t++) {
+            float *kt = s->k + (size_t)t * KV;
+            sl_rope_apply(&s->rope, kt, G, D, s->cs_win + (size_t)t * n_rot);
+            sl_kv_convert_row(kv, (char *)s->k_new + (size_t)t * KV * es, kt, (size_t)KV);
+            sl_kv_convert_row(kv, (char *)s->v_new + (size_t)t * KV * es, s->v + (size_t)t * KV,
+                              (size_t)KV);
+        }
+        ab.layer = il;
+        sl_attention(s->pool, &ab);
+        sl_kv_store(kv, il, s->k_new, s->v_new, (size_t)T);
+        TRY(matmul(s, s->xb, &l->wo, s->att, T, err));
+        for (size_t i = 0; i < (size_t)T * E; i++) s->x[i] += s->xb[i];
+
+        for (int t = 0; t < T; t++)
+            rmsnorm(s->xb + (size_t)t * E, s->x + (size_t)t * E, l->ffn_norm, E, hp->rms_eps);
+        TRY(matmul(s, s->gate, &l->w_gate, s->xb, T, err));
+        TRY(matmul(s, s->up, &l->w_up, s->xb, T, err));
+        for (size_t i = 0; i < (size_t)T * F; i++) {
+            float g = s->gate[i];
+            s->gate[i] = g / (1.0f + expf(-g)) * s->up[i];
+        }
+        TRY(matmul(s, s->xb, &l->w_down, s->gate, T, err));
+        for (size_t i = 0; i < (size_t)T * E; i++) s->x[i] += s->xb[i];
+    }
+    sl_kv_advance(kv, (size_t)T);
+
+    if (all_logits) {
+        for (int t = 0; t < T; t++)
+            rmsnorm(s->xb + (size_t)t * E, s->x + (size_t)t * E, m->output_norm, E, hp->rms_eps);
+        TRY(matmul(s, all_logits, &m->output, s->xb, T, err));
+        if (last_logits) memcpy(last_logits, all_logits + (size_t)(T - 1) * V, (size_t)V * sizeof(float));
+    } else if (last_logits) {
+        rmsnorm(s->xb, s->x + (size_t)(T - 1) * E, m->output_norm, E, hp->rms_eps);
+        TRY(matmul(s, last_logits, &m->output, s->xb, 1, err));
+    }
+    return SL_OK;
+}
