@@ -124,6 +124,11 @@ sl_status sl_session_feed(sl_session *s, const int32_t *tokens, size_t n, float 
 uint64_t sl_session_n_past(const sl_session *s);
 /* Tokens currently held in the cache. */
 size_t sl_session_cache_len(const sl_session *s);
+/* Evicts every window token before stream position pos right away (pos is
+ * clamped to the tokens fed), so the cache restarts at a boundary the caller
+ * chooses, such as the start of a chat turn. Pinned tokens (sinks, --keep)
+ * stay; later tokens keep contiguous cache positions. */
+void sl_session_evict_before(sl_session *s, uint64_t pos);
 /* Forgets everything; keeps the allocation. */
 void sl_session_reset(sl_session *s);
 

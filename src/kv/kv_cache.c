@@ -73,7 +73,15 @@ void sl_kv_free(sl_kv_cache *c) {
     c->k = c->v = NULL;
 }
 
-void sl_kv_reset(sl_kv_cache *c) { c->n_past = 0; }
+void sl_kv_reset(sl_kv_cache *c) {
+    c->n_past = 0;
+    c->floor = 0;
+}
+
+void sl_kv_evict_before(sl_kv_cache *c, uint64_t pos) {
+    if (pos > c->n_past) pos = c->n_past;
+    if (pos > c->floor) c->floor = pos;
+}
 
 size_t sl_kv_bytes(const sl_kv_cache *c) {
     return 2 * (size_t)c->n_layer * (size_t)(c->n_pinned + c->n_ring) * (size_t)c->kv_dim *
@@ -81,8 +89,10 @@ size_t sl_kv_bytes(const sl_kv_cache *c) {
 }
 
 size_t sl_kv_len(const sl_kv_cache *c) {
-    uint64_t cap = (uint64_t)c->n_pinned + (uint64_t)c->n_ring;
-    return (size_t)(c->n_past < cap ? c->n_past : cap);
+    uint64_t P = (uint64_t)c->n_pinned, n = c->n_past;
+    if (n <= P) return (size_t)n;
+    /* The next query would sit at n: what it sees before itself. */
+    return (size_t)(P + (n - sl_kv_window_start(c, n)));
 }
 
 sl_status sl_kv_check_room(const sl_kv_cache *c, size_t n, sl_error *err) {

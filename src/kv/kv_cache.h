@@ -47,6 +47,8 @@ typedef struct {
     size_t elem_size;    /* 4 (f32) or 2 (f16) */
     void *k, *v;         /* (n_layer, P + n_ring, KV) elements each */
     uint64_t n_past;     /* tokens stored so far = absolute position of the next token */
+    uint64_t floor;      /* window tokens below this position were evicted early (turn
+                          * boundaries in chat); 0 = only the window size evicts */
 } sl_kv_cache;
 
 /* Allocates the whole cache. For dense, n_window is the capacity in tokens.
@@ -57,12 +59,14 @@ void sl_kv_free(sl_kv_cache *c);
 void sl_kv_reset(sl_kv_cache *c);
 size_t sl_kv_bytes(const sl_kv_cache *c);
 
-/* Tokens held after all stored tokens: min(n_past, P + W). */
+/* Tokens held now: the pinned ones plus the window after evictions. */
 size_t sl_kv_len(const sl_kv_cache *c);
 
 /* True when absolute position a is attended by a query at position p >= a. */
 static inline bool sl_kv_attends(const sl_kv_cache *c, uint64_t p, uint64_t a) {
-    return a < (uint64_t)c->n_pinned || c->unbounded || a + (uint64_t)c->n_window >= p;
+    if (a < (uint64_t)c->n_pinned) return true;
+    if (a < c->floor) return false;
+    return c->unbounded || a + (uint64_t)c->n_window >= p;
 }
 
 /* Slot index (row in a layer's K or V) of absolute position a. */
@@ -71,24 +75,27 @@ static inline int64_t sl_kv_slot(const sl_kv_cache *c, uint64_t a) {
     return c->n_pinned + (int64_t)((a - (uint64_t)c->n_pinned) % (uint64_t)c->n_ring);
 }
 
+/* Oldest absolute position of the window part attended by a query at p:
+ * max(P, p - W, floor), or p + 1 (empty) while p itself is pinned. */
+static inline uint64_t sl_kv_window_start(const sl_kv_cache *c, uint64_t p) {
+    uint64_t P = (uint64_t)c->n_pinned;
+    if (p < P) return p + 1;
+    uint64_t w = P;
+    if (!c->unbounded && p > P + (uint64_t)c->n_window) w = p - (uint64_t)c->n_window;
+    if (c->floor > w) w = c->floor < p ? c->floor : p;
+    return w;
+}
+
 /* For a query at absolute position p: the position its rotation must use
- * against window keys (p itself) and against pinned keys (its cache position).
- * They differ only once the window has moved past the pinned prefix. */
+ * against window keys (p itself) and against pinned keys (its cache position:
+ * P pinned keys, then the window keys before it). They differ only once the
+ * window has moved past the pinned prefix. */
 static inline void sl_kv_query_positions(const sl_kv_cache *c, uint64_t p, uint64_t *pos_window,
                                          uint64_t *pos_pinned) {
     *pos_window = p;
     uint64_t P = (uint64_t)c->n_pinned;
-    if (!c->unbounded && p > P + (uint64_t)c->n_window)
-        *pos_pinned = P + (uint64_t)c->n_window; /* P pinned + W window keys, then the query */
-    else
-        *pos_pinned = p; /* no gap: cache positions equal absolute positions */
-}
-
-/* Oldest absolute position of the window part attended by a query at p. */
-static inline uint64_t sl_kv_window_start(const sl_kv_cache *c, uint64_t p) {
-    uint64_t P = (uint64_t)c->n_pinned;
-    if (c->unbounded || p <= P + (uint64_t)c->n_window) return P < p ? P : p;
-    return p - (uint64_t)c->n_window;
+    uint64_t w0 = sl_kv_window_start(c, p);
+    *pos_pinned = (p >= P && w0 > P) ? P + (p - w0) : p;
 }
 
 /* Row pointers (elements of the cache type) for layer il, slot s. */
@@ -100,6 +107,12 @@ static inline void *sl_kv_v_row(const sl_kv_cache *c, int il, int64_t s) {
     return (char *)c->v + (((size_t)il * (size_t)(c->n_pinned + c->n_ring) + (size_t)s) *
                            (size_t)c->kv_dim) * c->elem_size;
 }
+
+/* Evicts every window token before absolute position pos now, ahead of the
+ * window's own schedule, so the cache can start at a boundary the caller
+ * chooses (a chat turn, never halfway through a template's special tokens).
+ * Pinned tokens stay. pos is clamped to n_past. Memory does not change. */
+void sl_kv_evict_before(sl_kv_cache *c, uint64_t pos);
 
 /* Checks that n more tokens fit (dense refuses past its capacity). */
 sl_status sl_kv_check_room(const sl_kv_cache *c, size_t n, sl_error *err);

@@ -130,6 +130,10 @@ void sl_session_reset(sl_session *s) {
 }
 
 uint64_t sl_session_n_past(const sl_session *s) { return s->n_fed; }
+void sl_session_evict_before(sl_session *s, uint64_t pos) {
+    if (s->p.policy == SL_POLICY_RECOMPUTE) return; /* rebuilt per token anyway */
+    sl_kv_evict_before(&s->kv, pos);
+}
 size_t sl_session_cache_len(const sl_session *s) { return sl_kv_len(&s->kv); }
 void sl_session_set_observer(sl_session *s, sl_attn_observer fn, void *user) {
     s->observer = fn;

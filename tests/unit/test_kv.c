@@ -141,7 +141,38 @@ static void test_bad_parameters(void) {
     sl_kv_free(&kv); /* twice is safe */
 }
 
+/* Early eviction to a boundary (chat turns): the window restarts at the
+ * floor, positions stay contiguous, pinned tokens stay. */
+static void test_evict_before_floor(void) {
+    sl_kv_cache kv;
+    sl_error err = {0};
+    T_CHECK(sl_kv_init(&kv, SL_POLICY_STREAMING, 1, 1, 4, 0, 8, SL_KV_F32, &err) == SL_OK, "%s",
+            err.msg);
+    sl_kv_advance(&kv, 10);
+    T_CHECK(sl_kv_len(&kv) == 10, "len before %zu", sl_kv_len(&kv));
+    sl_kv_evict_before(&kv, 7);
+    T_CHECK(sl_kv_len(&kv) == 4 + 3, "len after evicting before 7: %zu", sl_kv_len(&kv));
+    uint64_t qw, qp;
+    sl_kv_query_positions(&kv, 10, &qw, &qp);
+    T_CHECK(qw == 10 && qp == 7, "query positions %llu %llu, want 10 7", (unsigned long long)qw,
+            (unsigned long long)qp);
+    for (uint64_t a = 0; a <= 10; a++) {
+        bool want = a < 4 || a >= 7;
+        T_CHECK(sl_kv_attends(&kv, 10, a) == want, "key %llu", (unsigned long long)a);
+    }
+    /* Once the window passes the floor, the floor no longer matters. */
+    sl_kv_advance(&kv, 20);
+    T_CHECK(sl_kv_len(&kv) == 12, "len %zu", sl_kv_len(&kv));
+    sl_kv_evict_before(&kv, 1000); /* clamped to n_past */
+    T_CHECK(kv.floor == 30, "floor %llu", (unsigned long long)kv.floor);
+    T_CHECK(sl_kv_len(&kv) == 4, "len %zu", sl_kv_len(&kv));
+    sl_kv_reset(&kv);
+    T_CHECK(kv.floor == 0 && sl_kv_len(&kv) == 0, "reset");
+    sl_kv_free(&kv);
+}
+
 int main(void) {
+    T_RUN(test_evict_before_floor);
     T_RUN(test_attended_sets_match_paper);
     T_RUN(test_ring_never_loses_needed_rows);
     T_RUN(test_memory_is_sinks_plus_window);
