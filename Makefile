@@ -8,6 +8,11 @@ ifeq ($(SAN),1)
 BUILD   ?= build-san
 SANFLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 OPT     ?= -O1
+else ifneq ($(filter fuzz,$(MAKECMDGOALS)),)
+# libFuzzer build: the whole library instrumented for coverage, ASan and UBSan.
+BUILD   ?= build-fuzz
+SANFLAGS := -fsanitize=fuzzer-no-link,address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+OPT     ?= -O1
 else
 BUILD   ?= build
 SANFLAGS :=
@@ -17,10 +22,16 @@ endif
 PCRE_CFLAGS := $(shell pkg-config --cflags libpcre2-8 2>/dev/null)
 PCRE_LIBS   := $(shell pkg-config --libs libpcre2-8 2>/dev/null || echo -lpcre2-8)
 
-CPPFLAGS += -Iinclude -Isrc -D_GNU_SOURCE $(PCRE_CFLAGS)
+# chat: libedit (line editing, history) and jansson (JSONL replay, --json).
+EDIT_CFLAGS    := $(shell pkg-config --cflags libedit 2>/dev/null)
+EDIT_LIBS      := $(shell pkg-config --libs libedit 2>/dev/null || echo -ledit)
+JANSSON_CFLAGS := $(shell pkg-config --cflags jansson 2>/dev/null)
+JANSSON_LIBS   := $(shell pkg-config --libs jansson 2>/dev/null || echo -ljansson)
+
+CPPFLAGS += -Iinclude -Isrc -D_GNU_SOURCE $(PCRE_CFLAGS) $(EDIT_CFLAGS) $(JANSSON_CFLAGS)
 CFLAGS   += -std=c11 $(OPT) -g -Wall -Wextra -Wshadow -Wno-unused-parameter -fPIC -pthread $(SANFLAGS) $(EXTRA_CFLAGS)
 LDFLAGS  += -pthread $(SANFLAGS)
-LDLIBS   += $(PCRE_LIBS) -lm
+LDLIBS   += $(PCRE_LIBS) $(EDIT_LIBS) $(JANSSON_LIBS) -lm
 
 # Per-ISA kernel files get their own flags; the rest stays portable.
 ALL_SRC  := $(shell find src -name '*.c' | sort)
@@ -77,13 +88,14 @@ $(BUILD)/bench/%: bench/%.c $(LIB_A)
 test: all
 	@BUILD=$(BUILD) bash tests/run_tests.sh
 
-# libFuzzer targets (clang only): make fuzz CC=clang
+# libFuzzer targets (clang only): make fuzz CC=clang BUILD=build-fuzz
+# The library is built by the normal rules (per-ISA flags kept) with the fuzz
+# instrumentation above; linking the archive pulls in only what a target uses.
 FUZZ_SRC := $(sort $(wildcard fuzz/fuzz_*.c))
 fuzz: $(FUZZ_SRC:fuzz/%.c=$(BUILD)/fuzz/%)
-$(BUILD)/fuzz/%: fuzz/%.c $(LIB_SRC)
+$(BUILD)/fuzz/%: fuzz/%.c $(LIB_A)
 	@mkdir -p $(dir $@)
-	$(CC) $(CPPFLAGS) -std=c11 -O1 -g -fsanitize=fuzzer,address,undefined -pthread \
-	    -mavx2 -mfma -mf16c -o $@ $< $(filter-out $(X86_SRC),$(LIB_SRC)) $(LDLIBS)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -fsanitize=fuzzer -o $@ $< $(LIB_A) $(LDFLAGS) $(LDLIBS)
 
 install: $(CLI) $(LIB_A) $(LIB_SO)
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/lib/pkgconfig

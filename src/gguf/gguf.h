@@ -146,6 +146,9 @@ sl_status sl_gguf_writer_add_tensor(sl_gguf_writer *w, const char *name, uint32_
 sl_status sl_gguf_writer_copy_kvs(sl_gguf_writer *w, const sl_gguf *src, const char *const *skip,
                                   sl_error *err);
 sl_status sl_gguf_writer_write(sl_gguf_writer *w, const char *path, sl_error *err);
+/* Same bytes into a malloc'd buffer (*out, *size); the caller frees *out.
+ * For tests, fuzz corpora and in-memory round trips. */
+sl_status sl_gguf_writer_write_memory(sl_gguf_writer *w, void **out, size_t *size, sl_error *err);
 
 /* Bytes of one scalar of type t (0 for string/array). */
 size_t sl_gguf_type_size(sl_gguf_type t);

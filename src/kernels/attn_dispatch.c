@@ -1,13 +1,12 @@
-/* attn_dispatch.c — picks the attention inner loops once. */
-#include <stdlib.h>
-#include <string.h>
+/* attn_dispatch.c — picks the attention inner loops once, following the
+ * weight kernels' CPU detection (kernels/dispatch.c), so SL_FORCE_REF=1
+ * forces the scalar references here too. */
+#include <stddef.h>
 
 #include "kernels/attn_kernels.h"
+#include "kernels/quant_isa.h"
 
-#if defined(__x86_64__) || defined(__i386__)
-#define HAVE_X86 1
-#else
-#define HAVE_X86 0
+#if !(defined(__x86_64__) || defined(__i386__))
 const sl_attn_kernels *sl_attn_kernels_avx2(void) { return NULL; }
 #endif
 
@@ -15,9 +14,8 @@ const sl_attn_kernels *sl_attn_kernels_get(void) {
     static const sl_attn_kernels *chosen;
     const sl_attn_kernels *k = __atomic_load_n(&chosen, __ATOMIC_ACQUIRE);
     if (k) return k;
-    const char *force = getenv("SL_FORCE_REF");
-    k = NULL;
-    if (!(force && *force && strcmp(force, "0") != 0)) k = sl_attn_kernels_avx2();
+    sl_simd level = sl_simd_active();
+    k = (level == SL_SIMD_AVX2 || level == SL_SIMD_AVX512) ? sl_attn_kernels_avx2() : NULL;
     if (!k) k = sl_attn_kernels_ref();
     __atomic_store_n(&chosen, k, __ATOMIC_RELEASE);
     return k;

@@ -17,7 +17,7 @@ typedef struct {
 
 const sl_attn_kernels *sl_attn_kernels_get(void);
 const sl_attn_kernels *sl_attn_kernels_ref(void);
-/* NULL when the CPU lacks AVX2/F16C (or not x86). */
+/* The AVX2+FMA+F16C table; NULL on non-x86 builds. Call only when the CPU has them. */
 const sl_attn_kernels *sl_attn_kernels_avx2(void);
 
 #endif

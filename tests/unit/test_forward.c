@@ -301,12 +301,14 @@ static void test_quantized_and_f16_kv(void) {
 
 /* stories260K converted from llama2.c: greedy from BOS reproduces run.c. */
 static void test_stories260k_matches_llama2c(void) {
-    const char *bin = t_shared_file("models/stories260K.bin");
-    const char *tokp = t_shared_file("models/tok512.bin");
+    /* t_shared_file returns a static buffer: copy each path at once. */
     char binp[4096], tokb[4096];
-    if (!bin || !tokp) T_SKIP("../shared/data/models/stories260K.bin absent");
-    snprintf(binp, sizeof binp, "%s", bin);
-    snprintf(tokb, sizeof tokb, "%s", tokp);
+    const char *f = t_shared_file("models/stories260K.bin");
+    if (!f) T_SKIP("../shared/data/models/stories260K.bin absent");
+    snprintf(binp, sizeof binp, "%s", f);
+    f = t_shared_file("models/tok512.bin");
+    if (!f) T_SKIP("../shared/data/models/tok512.bin absent");
+    snprintf(tokb, sizeof tokb, "%s", f);
     const char *expf = t_shared_file("reference/stories260K-greedy-200steps-expected.txt");
     if (!expf) T_SKIP("reference output absent");
     FILE *fp = fopen(expf, "rb");
@@ -329,7 +331,7 @@ static void test_stories260k_matches_llama2c(void) {
         char out[8192];
         size_t olen = 0;
         int32_t tok = 1; /* BOS */
-        for (int pos = 0; pos < 199 && s; pos++) {
+        for (int pos = 0; pos < 200 && s; pos++) { /* run.c -n 200: 200 forwards, 200 tokens */
             T_CHECK(sl_session_feed(s, &tok, 1, logits, NULL, &err) == SL_OK, "%s", err.msg);
             int32_t next = 0;
             for (int i = 1; i < V; i++)

@@ -78,7 +78,7 @@ static inline const char *t_shared_file(const char *rel) {
     static char buf[4096];
     const char *d = t_shared_data();
     if (!d) return NULL;
-    snprintf(buf, sizeof buf, "%s/%s", d, rel);
+    if (snprintf(buf, sizeof buf, "%s/%s", d, rel) >= (int)sizeof buf) return NULL;
     struct stat st;
     if (stat(buf, &st) != 0) return NULL;
     return buf;

@@ -65,10 +65,5 @@ static void axpy_f16(float *y, float a, const uint16_t *x, int n) {
 
 static const sl_attn_kernels AVX2 = {dot_f32, dot_f16, axpy_f32, axpy_f16};
 
-const sl_attn_kernels *sl_attn_kernels_avx2(void) {
-    __builtin_cpu_init();
-    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
-        __builtin_cpu_supports("f16c"))
-        return &AVX2;
-    return 0;
-}
+/* The caller (attn_dispatch.c) checks the CPU first. */
+const sl_attn_kernels *sl_attn_kernels_avx2(void) { return &AVX2; }
