@@ -7,8 +7,21 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 
-/* Spin iterations before a worker sleeps on the condition variable. */
-#define SPIN_ITERS 200000
+/* How long a worker spins for the next job before sleeping, and how long
+ * the caller spins for stragglers before yielding its core. Short enough
+ * that an oversubscribed machine (more runnable threads than cores) does not
+ * burn whole time slices spinning on a descheduled thread; long enough to
+ * cover the gap between two matmuls of one decode step. */
+#define SPIN_NS 200000.0
+#define CHECK_EVERY 64
+
+static inline void cpu_relax(void) {
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#elif defined(__aarch64__)
+    __asm__ volatile("yield");
+#endif
+}
 
 struct sl_pool {
     int n_threads;
@@ -37,12 +50,11 @@ static void *worker_main(void *arg_) {
     for (;;) {
         unsigned g;
         int spins = 0;
+        double t0 = sl_now_s();
         while ((g = atomic_load_explicit(&p->generation, memory_order_acquire)) == seen &&
                !atomic_load(&p->stop)) {
-            if (++spins < SPIN_ITERS) {
-#if defined(__x86_64__) || defined(__i386__)
-                __builtin_ia32_pause();
-#endif
+            if (++spins % CHECK_EVERY != 0 || (sl_now_s() - t0) * 1e9 < SPIN_NS) {
+                cpu_relax();
                 continue;
             }
             pthread_mutex_lock(&p->mu);
@@ -52,6 +64,7 @@ static void *worker_main(void *arg_) {
             atomic_fetch_sub(&p->n_sleeping, 1);
             pthread_mutex_unlock(&p->mu);
             spins = 0;
+            t0 = sl_now_s();
         }
         if (atomic_load(&p->stop)) break;
         seen = g;
@@ -80,14 +93,16 @@ sl_status sl_pool_create(sl_pool **out, int n_threads, sl_error *err) {
     }
     for (int i = 1; i < n_threads; i++) {
         worker_arg *a = malloc(sizeof *a);
+        if (a) { /* before the thread starts: it reads them at once */
+            a->pool = p;
+            a->ith = i;
+        }
         if (!a || pthread_create(&p->threads[i - 1], NULL, worker_main, a) != 0) {
             free(a);
             p->n_threads = i; /* only join what started */
             sl_pool_free(p);
             return sl_fail(err, SL_ERR_NOMEM, "thread pool: cannot start thread %d", i);
         }
-        a->pool = p;
-        a->ith = i;
     }
     *out = p;
     return SL_OK;
@@ -123,11 +138,14 @@ void sl_pool_run(sl_pool *p, sl_pool_fn fn, void *ctx) {
         pthread_mutex_unlock(&p->mu);
     }
     fn(ctx, 0, p->n_threads);
+    int spins = 0;
+    double t0 = 0;
     while (atomic_load_explicit(&p->n_done, memory_order_acquire) < p->n_threads - 1) {
-#if defined(__x86_64__) || defined(__i386__)
-        __builtin_ia32_pause();
-#else
-        sched_yield();
-#endif
+        if (++spins % CHECK_EVERY != 0) {
+            cpu_relax();
+            continue;
+        }
+        if (t0 == 0) t0 = sl_now_s();
+        else if ((sl_now_s() - t0) * 1e9 > SPIN_NS) sched_yield(); /* a worker lost its core */
     }
 }
