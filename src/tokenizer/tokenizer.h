@@ -73,8 +73,10 @@ typedef struct {
     int n_pending;
 } sl_utf8_stream;
 /* Appends piece bytes; writes the complete characters to out (capacity at
- * least len + 4) and returns how many bytes were written. Invalid sequences
- * become U+FFFD. */
+ * least SL_UTF8_STREAM_CAP(len)) and returns how many bytes were written.
+ * Each maximal invalid subsequence becomes U+FFFD (3 bytes), so a piece of
+ * invalid bytes can triple; valid text never needs more than len + 3. */
+#define SL_UTF8_STREAM_CAP(len) (3 * (size_t)(len) + 4)
 size_t sl_utf8_stream_push(sl_utf8_stream *s, const char *piece, size_t len, char *out);
 /* Flushes what is left (an incomplete tail becomes U+FFFD). */
 size_t sl_utf8_stream_flush(sl_utf8_stream *s, char *out);
