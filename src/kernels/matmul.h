@@ -21,7 +21,9 @@ void sl_matmul_scratch_free(sl_matmul_scratch *s);
 
 /* y (T, N) = x (T, K) · W(N, K)^T.  K must be a multiple of W's block size.
  * T == 1 is the decode matvec; T > 1 is prefill (cache-blocked).
- * Returns 0, or -1 when scratch cannot grow (out of memory). */
+ * Returns 0, or -1 when scratch cannot grow (out of memory), the type has no
+ * dot product, or K is not a multiple of its block size. pool may be NULL
+ * (runs on the caller). */
 int sl_matmul(sl_pool *pool, sl_matmul_scratch *scratch, float *y, const void *W, sl_type wtype,
               const float *x, int T, int N, int K);
 

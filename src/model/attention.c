@@ -9,8 +9,10 @@
 
 #include "kernels/attn_kernels.h"
 
+/* Per-thread scratch: [key positions (max_keys u64)] [q window (D)] [q pinned (D)]
+ * [scores (max_keys)]. The u64 array comes first so it is 8-byte aligned. */
 size_t sl_attn_scratch_bytes(int D, int max_keys) {
-    size_t b = (size_t)(2 * D + max_keys) * sizeof(float) + (size_t)max_keys * sizeof(uint64_t);
+    size_t b = (size_t)max_keys * sizeof(uint64_t) + (size_t)(2 * D + max_keys) * sizeof(float);
     return (b + 63) & ~(size_t)63;
 }
 
@@ -41,8 +43,8 @@ static void attend_one(const sl_attn_batch *b, const sl_attn_kernels *kr, int t,
     const sl_kv_cache *c = b->kv;
     const int D = b->D, g = h / (b->H / b->G);
     const uint64_t p = b->p0 + (uint64_t)t;
-    float *qw = scratch, *qp = scratch + D, *scores = scratch + 2 * D;
-    uint64_t *kpos = (uint64_t *)(scores + b->max_keys);
+    uint64_t *kpos = (uint64_t *)scratch;
+    float *qw = (float *)(kpos + b->max_keys), *qp = qw + D, *scores = qp + D;
     const int n_rot = b->rope->n_rot;
 
     memcpy(qw, b->q + ((size_t)t * b->H + h) * D, (size_t)D * sizeof(float));
@@ -95,7 +97,7 @@ static void attend_one(const sl_attn_batch *b, const sl_attn_kernels *kr, int t,
 static void attention_task(void *ctx, int ith, int nth) {
     sl_attn_batch *b = ctx;
     const sl_attn_kernels *kr = sl_attn_kernels_get();
-    float *scratch = (float *)((char *)b->scratch + (size_t)ith * b->scratch_stride);
+    float *scratch = (float *)(void *)((char *)b->scratch + (size_t)ith * b->scratch_stride);
     long lo, hi;
     sl_split_range((long)b->T * b->H, ith, nth, &lo, &hi);
     for (long i = lo; i < hi; i++) attend_one(b, kr, (int)(i / b->H), (int)(i % b->H), scratch);

@@ -5,11 +5,13 @@
  * static_assert on its size so the layout stays bit-exact with GGUF.
  *
  * Dot products follow the GGUF ecosystem: a weight row of type T is dotted
- * with an activation row already quantized to traits(T)->vec_dot_type
- * (Q8_0 for the 32-blocks, Q8_K for the K-quants, F32/F16 for float types).
+ * with an activation row already quantized to traits(T)->vec_dot_type:
+ * Q8_0 for q4_0/q5_0/q8_0, Q8_1 for q4_1/q5_1 (its s = d * sum(q) pays for
+ * the min term), Q8_K for the K-quants, and F32 for f32/f16/bf16 (float
+ * weights see the activations unrounded; one conversion per weight).
  * Every kernel has a scalar reference in kernels/ref; SIMD versions are chosen
- * once at start-up (cpuid) and SL_FORCE_REF=1 in the environment forces the
- * references. */
+ * once at start-up (cpuid, kernels/dispatch.c) and SL_FORCE_REF=1 in the
+ * environment forces the references. Kernels expect finite inputs. */
 #ifndef SL_TENSOR_QUANT_H
 #define SL_TENSOR_QUANT_H
 

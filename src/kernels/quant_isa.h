@@ -1,0 +1,66 @@
+/* quant_isa.h — the per-ISA weight kernels and the tables built from them.
+ *
+ * kernels/dispatch.c builds one sl_type_traits table per SIMD level, once:
+ * the scalar table (kernels/ref), then each level copies the one below and
+ * overrides the kernels it has (AVX-512 falls back to AVX2 for the types it
+ * does not cover). sl_type_get() hands out the best level the CPU runs, or
+ * the scalar table when SL_FORCE_REF=1 is set in the environment.
+ *
+ * Only files named *_avx2.c, *_avx512.c and *_neon.c contain intrinsics. */
+#ifndef SL_KERNELS_QUANT_ISA_H
+#define SL_KERNELS_QUANT_ISA_H
+
+#include <stdint.h>
+
+#include "tensor/quant.h"
+
+typedef enum { SL_SIMD_SCALAR, SL_SIMD_AVX2, SL_SIMD_AVX512, SL_SIMD_NEON, SL_SIMD_COUNT } sl_simd;
+
+/* The table of one level, or NULL when this CPU cannot run it or this build
+ * lacks it (x86 levels on ARM, ...). For tests and benchmarks that compare
+ * levels; everything else calls sl_type_get. */
+const sl_type_traits *sl_type_get_simd(uint32_t type, sl_simd level);
+/* The level sl_type_get uses (SL_SIMD_SCALAR under SL_FORCE_REF=1). */
+sl_simd sl_simd_active(void);
+const char *sl_simd_name(sl_simd level);
+
+#define SL_VEC_DOT(t, isa) void sl_vec_dot_##t##_##isa(float *s, const void *x, const void *y, int64_t n);
+#define SL_FROM_FLOAT(t, isa) void sl_from_float_##t##_##isa(void *y, const float *x, int64_t n);
+#define SL_TO_FLOAT(t, isa) void sl_to_float_##t##_##isa(float *y, const void *x, int64_t n);
+
+/* x86/float_avx2.c, x86/q_legacy_avx2.c, x86/q_k_avx2.c */
+SL_VEC_DOT(f32, avx2)
+SL_VEC_DOT(f16, avx2)
+SL_VEC_DOT(bf16, avx2)
+SL_TO_FLOAT(f16, avx2)
+SL_FROM_FLOAT(f16, avx2)
+SL_VEC_DOT(q4_0, avx2)
+SL_VEC_DOT(q4_1, avx2)
+SL_VEC_DOT(q5_0, avx2)
+SL_VEC_DOT(q5_1, avx2)
+SL_VEC_DOT(q8_0, avx2)
+SL_FROM_FLOAT(q8_0, avx2)
+SL_FROM_FLOAT(q8_1, avx2)
+SL_VEC_DOT(q4_k, avx2)
+SL_VEC_DOT(q5_k, avx2)
+SL_VEC_DOT(q6_k, avx2)
+SL_FROM_FLOAT(q8_k, avx2)
+
+/* x86/quant_avx512.c */
+SL_VEC_DOT(f32, avx512)
+SL_VEC_DOT(f16, avx512)
+SL_VEC_DOT(q4_0, avx512)
+SL_VEC_DOT(q8_0, avx512)
+
+/* arm/quant_neon.c */
+SL_VEC_DOT(f32, neon)
+SL_VEC_DOT(f16, neon)
+SL_VEC_DOT(q4_0, neon)
+SL_VEC_DOT(q8_0, neon)
+SL_FROM_FLOAT(q8_0, neon)
+
+#undef SL_VEC_DOT
+#undef SL_FROM_FLOAT
+#undef SL_TO_FLOAT
+
+#endif

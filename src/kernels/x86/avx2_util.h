@@ -1,0 +1,76 @@
+/* avx2_util.h — small AVX2 helpers shared by the *_avx2.c and *_avx512.c
+ * kernels (and only them: it needs -mavx2 -mfma -mf16c). */
+#ifndef SL_KERNELS_X86_AVX2_UTIL_H
+#define SL_KERNELS_X86_AVX2_UTIL_H
+
+#include <immintrin.h>
+#include <stdint.h>
+#include <string.h>
+
+static inline float sl_hsum_ps(__m256 v) {
+    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+    s = _mm_add_ss(s, _mm_movehdup_ps(s));
+    return _mm_cvtss_f32(s);
+}
+
+static inline int sl_hsum_epi32(__m256i v) {
+    __m128i s = _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
+    s = _mm_add_epi32(s, _mm_shuffle_epi32(s, _MM_SHUFFLE(1, 0, 3, 2)));
+    s = _mm_add_epi32(s, _mm_shuffle_epi32(s, _MM_SHUFFLE(2, 3, 0, 1)));
+    return _mm_cvtsi128_si32(s);
+}
+
+static inline __m256i sl_combine128(__m128i lo, __m128i hi) {
+    return _mm256_inserti128_si256(_mm256_castsi128_si256(lo), hi, 1);
+}
+
+static inline float sl_h2f(uint16_t h) { return _cvtsh_ss(h); }
+
+/* 8 int32 lanes of pairwise sums of 32 unsigned (x, < 128 as used here) times
+ * signed (y) byte products. */
+static inline __m256i sl_dot_u8i8(__m256i x, __m256i y) {
+    return _mm256_madd_epi16(_mm256_maddubs_epi16(x, y), _mm256_set1_epi16(1));
+}
+
+/* The same for two signed byte vectors: move x's sign onto y. */
+static inline __m256i sl_dot_i8(__m256i x, __m256i y) {
+    return sl_dot_u8i8(_mm256_sign_epi8(x, x), _mm256_sign_epi8(y, x));
+}
+
+/* 32 nibbles of a 16-byte q4 array as bytes 0..15: low nibbles in elements
+ * 0..15, high nibbles in elements 16..31 (the q4_0/q4_1/q5 layout). */
+static inline __m256i sl_nibbles32(const uint8_t *qs) {
+    const __m128i v = _mm_loadu_si128((const __m128i *)qs);
+    return _mm256_and_si256(sl_combine128(v, _mm_srli_epi16(v, 4)), _mm256_set1_epi8(0x0F));
+}
+
+/* Byte i = 0xFF when bit i of the little-endian 32-bit word at p is set. */
+static inline __m256i sl_bits32_to_bytes(const uint8_t *p) {
+    uint32_t w;
+    memcpy(&w, p, 4);
+    const __m256i shuf = _mm256_setr_epi64x(0, 0x0101010101010101LL, 0x0202020202020202LL,
+                                            0x0303030303030303LL);
+    const __m256i bit = _mm256_set1_epi64x((long long)0x8040201008040201ULL);
+    __m256i v = _mm256_shuffle_epi8(_mm256_set1_epi32((int)w), shuf);
+    return _mm256_cmpeq_epi8(_mm256_and_si256(v, bit), bit);
+}
+
+/* roundf (ties away from zero) of floats of magnitude < 2^22: add the float
+ * just below 0.5 with x's sign and truncate; the addition's own rounding
+ * carries exact .5 cases up. Matches the scalar quantizers bit for bit. */
+static inline __m256 sl_roundf_ps(__m256 x) {
+    const __m256 sign = _mm256_and_ps(x, _mm256_set1_ps(-0.0f));
+    const __m256 half = _mm256_or_ps(sign, _mm256_set1_ps(0x1.fffffep-2f));
+    return _mm256_round_ps(_mm256_add_ps(x, half), _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC);
+}
+
+/* Packs 4 x 8 int32 (each in -128..127) into 32 int8 in order. */
+static inline __m256i sl_pack_i32x4_i8(__m256i a, __m256i b, __m256i c, __m256i d) {
+    __m256i ab = _mm256_packs_epi32(a, b); /* lane-interleaved: a0 b0 | a1 b1 */
+    __m256i cd = _mm256_packs_epi32(c, d);
+    __m256i v = _mm256_packs_epi16(ab, cd); /* a0 b0 c0 d0 | a1 b1 c1 d1 (4-byte groups) */
+    return _mm256_permutevar8x32_epi32(v, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
+}
+
+#endif
