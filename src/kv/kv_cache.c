@@ -5,6 +5,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "core/error.h"
 #include "tensor/quant.h"
@@ -54,6 +55,15 @@ sl_status sl_kv_init(sl_kv_cache *c, sl_policy policy, int n_layer, int kv_dim, 
         bytes > (SIZE_MAX >> 2))
         return sl_fail(err, SL_ERR_NOMEM, "%s cache of %zu tokens is too large for memory",
                        policy_name(policy), slots);
+    /* malloc of more than RAM may "succeed" under overcommit and be killed
+     * later when the window fills; refuse it up front with a clear message. */
+    long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
+    if (pages > 0 && page > 0 && 2.0 * (double)bytes >= (double)pages * (double)page)
+        return sl_fail(err, SL_ERR_NOMEM,
+                       "%s cache: 2 x %.1f MiB for %zu tokens exceeds this machine's memory "
+                       "(%.1f GiB); lower --window or --sinks",
+                       policy_name(policy), (double)bytes / (1 << 20), slots,
+                       (double)pages * (double)page / (1 << 30));
     c->k = malloc(bytes);
     c->v = malloc(bytes);
     if (!c->k || !c->v) {
