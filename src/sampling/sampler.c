@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "core/error.h"
+#include "core/le_bytes.h"
 #include "sampling/sampler_state.h"
 
 typedef struct {
@@ -295,22 +296,6 @@ int32_t sl_sampler_sample(sl_sampler *s, float *logits) {
 #define STATE_VERSION 1u
 #define STATE_HEADER (4 + 4 + 32 + 4 + 4 + 4)
 
-static void put_u32(unsigned char *b, uint32_t v) {
-    for (int i = 0; i < 4; i++) b[i] = (unsigned char)(v >> (8 * i));
-}
-static void put_u64(unsigned char *b, uint64_t v) {
-    for (int i = 0; i < 8; i++) b[i] = (unsigned char)(v >> (8 * i));
-}
-static uint32_t get_u32(const unsigned char *b) {
-    uint32_t v = 0;
-    for (int i = 0; i < 4; i++) v |= (uint32_t)b[i] << (8 * i);
-    return v;
-}
-static uint64_t get_u64(const unsigned char *b) {
-    uint64_t v = 0;
-    for (int i = 0; i < 8; i++) v |= (uint64_t)b[i] << (8 * i);
-    return v;
-}
 
 size_t sl_sampler_state_size(const sl_sampler *s) {
     return STATE_HEADER + 4 * (size_t)s->hist_len;
@@ -325,13 +310,13 @@ sl_status sl_sampler_state_save(const sl_sampler *s, void *buf, size_t cap, size
                        need);
     unsigned char *b = buf;
     memcpy(b, STATE_MAGIC, 4);
-    put_u32(b + 4, STATE_VERSION);
-    for (int i = 0; i < 4; i++) put_u64(b + 8 + 8 * i, s->rng[i]);
-    put_u32(b + 40, (uint32_t)s->n_vocab);
-    put_u32(b + 44, (uint32_t)s->hist_cap);
-    put_u32(b + 48, (uint32_t)s->hist_len);
+    sl_put_u32(b + 4, STATE_VERSION);
+    for (int i = 0; i < 4; i++) sl_put_u64(b + 8 + 8 * i, s->rng[i]);
+    sl_put_u32(b + 40, (uint32_t)s->n_vocab);
+    sl_put_u32(b + 44, (uint32_t)s->hist_cap);
+    sl_put_u32(b + 48, (uint32_t)s->hist_len);
     for (int i = 0; i < s->hist_len; i++)
-        put_u32(b + STATE_HEADER + 4 * (size_t)i,
+        sl_put_u32(b + STATE_HEADER + 4 * (size_t)i,
                 (uint32_t)s->hist[(s->hist_head + i) % s->hist_cap]);
     if (written) *written = need;
     return SL_OK;
@@ -341,11 +326,11 @@ sl_status sl_sampler_state_load(sl_sampler *s, const void *buf, size_t len, sl_e
     const unsigned char *b = buf;
     if (len < STATE_HEADER || memcmp(b, STATE_MAGIC, 4) != 0)
         return sl_fail(err, SL_ERR_FORMAT, "sampler state: bad magic or %zu bytes too short", len);
-    uint32_t version = get_u32(b + 4);
+    uint32_t version = sl_get_u32(b + 4);
     if (version != STATE_VERSION)
         return sl_fail(err, SL_ERR_FORMAT, "sampler state: version %u, expected %u", version,
                        STATE_VERSION);
-    uint32_t n_vocab = get_u32(b + 40), cap = get_u32(b + 44), n = get_u32(b + 48);
+    uint32_t n_vocab = sl_get_u32(b + 40), cap = sl_get_u32(b + 44), n = sl_get_u32(b + 48);
     if (n_vocab != (uint32_t)s->n_vocab || cap != (uint32_t)s->hist_cap)
         return sl_fail(err, SL_ERR_INVALID_ARG,
                        "sampler state: saved with n_vocab %u, penalty_last_n %u; this sampler has "
@@ -355,14 +340,14 @@ sl_status sl_sampler_state_load(sl_sampler *s, const void *buf, size_t len, sl_e
         return sl_fail(err, SL_ERR_FORMAT, "sampler state: %u history tokens (cap %u) in %zu bytes",
                        n, cap, len);
     for (uint32_t i = 0; i < n; i++) {
-        uint32_t t = get_u32(b + STATE_HEADER + 4 * (size_t)i);
+        uint32_t t = sl_get_u32(b + STATE_HEADER + 4 * (size_t)i);
         if (t >= n_vocab)
             return sl_fail(err, SL_ERR_FORMAT, "sampler state: token %u out of range [0, %u)", t,
                            n_vocab);
     }
-    for (int i = 0; i < 4; i++) s->rng[i] = get_u64(b + 8 + 8 * i);
+    for (int i = 0; i < 4; i++) s->rng[i] = sl_get_u64(b + 8 + 8 * i);
     s->hist_head = 0;
     s->hist_len = (int)n;
-    for (uint32_t i = 0; i < n; i++) s->hist[i] = (int32_t)get_u32(b + STATE_HEADER + 4 * (size_t)i);
+    for (uint32_t i = 0; i < n; i++) s->hist[i] = (int32_t)sl_get_u32(b + STATE_HEADER + 4 * (size_t)i);
     return SL_OK;
 }
