@@ -155,6 +155,9 @@ int cmd_attn(int argc, char **argv) {
     const bool bos = sl_tokenizer_add_bos(m->tok);
     text_stream_init(&ts, m->tok, files, n_files, 1, bos, 0);
     int have = 0;
+    /* A model trained with a sink token gets it first in every stream (the
+     * session would prepend it); put it in the map as position 0. */
+    if (m->hp.sink_token >= 0) toks[have++] = m->hp.sink_token;
     while (have < N && text_stream_next(&ts, &toks[have])) have++;
     text_stream_free(&ts);
     if (have < N) cli_die("the text has only %d tokens%s; --tokens asks for %d", have, bos ? " (BOS included)" : "", N);

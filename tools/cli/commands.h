@@ -16,6 +16,7 @@ SL_CMD(attn);
 SL_CMD(bench);
 SL_CMD(synth);
 SL_CMD(train);
+SL_CMD(train_tokenizer);
 SL_CMD(chat);
 #undef SL_CMD
 

@@ -22,6 +22,7 @@ static const command COMMANDS[] = {
     {"bench", cmd_bench, "prefill/decode speed, kernels, streaming at depth"},
     {"synth", cmd_synth, "write a random-weight GGUF in a real model shape"},
     {"train", cmd_train, "train a small llama model, optionally with a sink token"},
+    {"train-tokenizer", cmd_train_tokenizer, "train a byte-level BPE vocabulary on a corpus"},
     {"chat", cmd_chat, "endless chat in constant memory"},
 };
 
@@ -30,7 +31,7 @@ static void usage(FILE *fp) {
                 "usage: streamllm <command> [flags]   (streamllm <command> --help)\n\ncommands:\n",
             SL_VERSION);
     for (size_t i = 0; i < sizeof COMMANDS / sizeof COMMANDS[0]; i++)
-        if (COMMANDS[i].fn) fprintf(fp, "  %-10s %s\n", COMMANDS[i].name, COMMANDS[i].summary);
+        if (COMMANDS[i].fn) fprintf(fp, "  %-16s %s\n", COMMANDS[i].name, COMMANDS[i].summary);
 }
 
 int main(int argc, char **argv) {
