@@ -102,6 +102,8 @@ install: $(CLI) $(LIB_A) $(LIB_SO)
 	install -m 755 $(CLI) $(DESTDIR)$(PREFIX)/bin/streamllm
 	install -m 644 $(LIB_A) $(LIB_SO) $(DESTDIR)$(PREFIX)/lib/
 	install -m 644 include/streamllm.h $(DESTDIR)$(PREFIX)/include/
+	install -d $(DESTDIR)$(PREFIX)/share/streamllm
+	install -m 644 models/default.gguf $(DESTDIR)$(PREFIX)/share/streamllm/default.gguf
 	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|$(shell sed -n 's/.*SL_VERSION "\(.*\)"/\1/p' include/streamllm.h)|' \
 	    streamllm.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/streamllm.pc
 
