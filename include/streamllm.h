@@ -91,14 +91,16 @@ typedef enum {
     SL_POLICY_RECOMPUTE,     /* sliding window re-computed from scratch per token */
 } sl_policy;
 
-typedef enum { SL_KV_F32 = 0, SL_KV_F16 = 1 } sl_kv_type;
+/* Element type of the KV cache. q8_0 stores blocks of 32 int8 with an f16
+ * scale (34 bytes per 32 values, ~0.53x of f16); it needs head_dim % 32 == 0. */
+typedef enum { SL_KV_F32 = 0, SL_KV_F16 = 1, SL_KV_Q8_0 = 2 } sl_kv_type;
 
 typedef struct {
     sl_policy policy;
     int n_sink;          /* default 4 */
     int n_window;        /* <= 0: the model's trained context minus n_sink */
     int n_keep;          /* extra protected prefix (system prompt), default 0 */
-    sl_kv_type kv_type;  /* default SL_KV_F16 */
+    sl_kv_type kv_type;  /* default SL_KV_F16; SL_KV_Q8_0 halves the cache again */
     int n_threads;       /* <= 0: number of cores */
     int n_batch;         /* prompt chunk size, default 64 */
     bool allow_overflow; /* dense only: run past n_ctx_train */

@@ -6,6 +6,7 @@
 #include <sched.h>
 #include <stdatomic.h>
 #include <stdlib.h>
+#include <string.h>
 
 /* How long a worker spins for the next job before sleeping, and how long
  * the caller spins for stragglers before yielding its core. Short enough
@@ -23,17 +24,21 @@ static inline void cpu_relax(void) {
 #endif
 }
 
+/* The job (generation, fn, ctx) is written by the caller and read by every
+ * worker; n_done is written by every worker and read by the caller. They sit
+ * on separate cache lines, so finishing workers do not invalidate the line
+ * the others are spinning on. */
 struct sl_pool {
-    int n_threads;
-    pthread_t *threads;          /* (n_threads - 1) workers */
-    pthread_mutex_t mu;
-    pthread_cond_t cv;
-    atomic_uint generation;      /* bumped once per run */
-    atomic_int n_done;           /* workers finished in this generation */
-    atomic_int n_sleeping;
-    atomic_int stop;
+    _Alignas(64) atomic_uint generation; /* bumped once per run */
     sl_pool_fn fn;
     void *ctx;
+    atomic_int stop;
+    _Alignas(64) atomic_int n_done;      /* workers finished in this generation */
+    atomic_int n_sleeping;
+    _Alignas(64) int n_threads;
+    pthread_t *threads;                  /* (n_threads - 1) workers */
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
 };
 
 typedef struct {
@@ -79,7 +84,8 @@ sl_status sl_pool_create(sl_pool **out, int n_threads, sl_error *err) {
     if (n_threads <= 0) n_threads = sl_n_cores();
     if (n_threads > 256)
         return sl_fail(err, SL_ERR_INVALID_ARG, "threads: %d is more than 256", n_threads);
-    sl_pool *p = calloc(1, sizeof *p);
+    sl_pool *p = aligned_alloc(64, (sizeof *p + 63) & ~(size_t)63);
+    if (p) memset(p, 0, sizeof *p);
     if (!p) return sl_fail(err, SL_ERR_NOMEM, "thread pool: out of memory");
     p->n_threads = n_threads;
     pthread_mutex_init(&p->mu, NULL);

@@ -1,63 +1,60 @@
-/* matmul.c — y (T, N) = x (T, K) · W (N, K)^T over a thread pool.
+/* matmul.c — y (T, N) = x (T, K) · W (N, K)^T over a thread pool, one or
+ * several matrices of the same x per call.
  *
- * 1. Each activation row is quantized once into the scratch, to W's
- *    vec_dot_type (f32 types use x as is). Rows are split across threads
- *    when T > 1.
- * 2. Output rows are split across threads in contiguous ranges, so each
- *    thread streams its own slice of W. Within a range, rows go in tiles of
- *    about TILE_BYTES of weights; every token is run against a tile before the
- *    next tile, so for prefill (T > 1) W is read from memory once and from
- *    cache T - 1 times, while the activations (T rows) stay in L2/L3.
- * The pool's threads run fn(ctx, ith, nth); with pool == NULL everything
- * runs on the caller. */
+ * 1. x is quantized once per activation format its matrices need (q8s for
+ *    the q4_0/q8_0 tile kernels, the vec_dot type for the others, nothing for
+ *    float weights), on the caller for one token, over the pool for more.
+ * 2. The rows of all matrices are split across threads in contiguous runs of
+ *    whole SIMD row groups, so each thread streams its own slice of the
+ *    weights; a decode step costs one pool dispatch per fused product.
+ * 3. Prefill runs tokens in blocks of TOKEN_BLOCK: the block's activations
+ *    stay in L2 while the thread's weight rows go by, each row group unpacked
+ *    once per tile of tokens (kernels/gemm.h).
+ * Products too small to pay for waking the workers (MACs < SERIAL_MACS) run
+ * on the caller alone. Types without a tile kernel dot each output with the
+ * type's vec_dot. Splits never change results: every output is computed by
+ * the same operations wherever it falls. */
+#include <math.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 
+#include "kernels/gemm.h"
 #include "kernels/matmul.h"
 
-#define TILE_BYTES (32 * 1024)
 #define SCRATCH_ALIGN 64
+#define MAX_PARTS 4
+#define TOKEN_BLOCK 64
+#define SERIAL_MACS (48 * 1024)
+#define GROUP 8 /* rows per split unit: a multiple of every kernel's row_align */
 
 typedef struct {
-    const sl_type_traits *wt;  /* weight type */
-    const sl_type_traits *at;  /* activation (vec_dot) type */
-    const char *W;             /* (N, K) in wt */
-    size_t w_row;              /* bytes per weight row */
-    const float *x;            /* (T, K) */
-    char *xq;                  /* (T, K) in at, or x itself */
-    size_t x_row;              /* bytes per activation row in xq */
-    float *y;                  /* (T, N) */
-    int T, N, K;
-    int tile;                  /* weight rows per tile */
-} mm_ctx;
+    const sl_gemm_kernel *kern; /* NULL: vec_dot per output */
+    sl_vec_dot_fn dot;
+    size_t w_row;               /* bytes per weight row */
+    int act;                    /* index into the job's activations */
+    int unit0, units;           /* its units in the job's unit space */
+} part_plan;
 
-static void quantize_rows(void *vctx, int ith, int nth) {
-    const mm_ctx *c = vctx;
-    long lo, hi;
-    sl_split_range(c->T, ith, nth, &lo, &hi);
-    for (long t = lo; t < hi; t++) c->at->from_float(c->xq + (size_t)t * c->x_row, c->x + (size_t)t * c->K, c->K);
-}
+typedef struct {
+    int key;                    /* 0 f32 as is, 1 q8s, 2 + t: t's from_float */
+    sl_act_quant_fn q8s;
+    sl_from_float_fn ff;
+    char *rows;                 /* (T, x_row) */
+    size_t x_row;
+} act_plan;
 
-static void dot_rows(void *vctx, int ith, int nth) {
-    const mm_ctx *c = vctx;
-    const sl_vec_dot_fn dot = c->wt->vec_dot;
-    long lo, hi;
-    sl_split_range(c->N, ith, nth, &lo, &hi);
-    for (long r0 = lo; r0 < hi; r0 += c->tile) {
-        const long r1 = r0 + c->tile < hi ? r0 + c->tile : hi;
-        for (int t = 0; t < c->T; t++) {
-            const char *xr = c->xq + (size_t)t * c->x_row;
-            float *yr = c->y + (size_t)t * c->N;
-            for (long r = r0; r < r1; r++) dot(&yr[r], c->W + (size_t)r * c->w_row, xr, c->K);
-        }
-    }
-}
-
-static void run(sl_pool *pool, sl_pool_fn fn, mm_ctx *c) {
-    if (pool)
-        sl_pool_run(pool, fn, c);
-    else
-        fn(c, 0, 1);
-}
+typedef struct {
+    const sl_mm_part *parts;
+    part_plan pp[MAX_PARTS];
+    act_plan acts[MAX_PARTS];
+    int n_parts, n_acts, n_quant; /* n_quant: activations that need quantizing */
+    const float *x;
+    int T, K;
+    sl_mm_epilogue ep;
+    int units;
+    int chunk;                    /* units per grab */
+    atomic_int next;              /* first unit not yet taken */
+} mm_job;
 
 void sl_matmul_scratch_free(sl_matmul_scratch *s) {
     if (!s) return;
@@ -66,43 +63,199 @@ void sl_matmul_scratch_free(sl_matmul_scratch *s) {
     s->cap = 0;
 }
 
-int sl_matmul(sl_pool *pool, sl_matmul_scratch *scratch, float *y, const void *W, sl_type wtype,
-              const float *x, int T, int N, int K) {
-    const sl_type_traits *wt = sl_type_get(wtype);
-    if (!wt || !wt->supported || !wt->vec_dot || T < 0 || N < 0 || K < 0) return -1;
-    const sl_type_traits *at = sl_type_get(wt->vec_dot_type);
-    const size_t w_row = sl_row_size(wtype, K), x_row = sl_row_size(wt->vec_dot_type, K);
-    if (!at || (K > 0 && (w_row == 0 || x_row == 0))) return -1;
-    if (T == 0 || N == 0) return 0;
+/* ---- activations ------------------------------------------------------------------ */
 
-    mm_ctx c = {.wt = wt, .at = at, .W = W, .w_row = w_row, .x = x, .x_row = x_row, .y = y, .T = T, .N = N, .K = K};
-    c.tile = w_row > 0 && w_row < TILE_BYTES ? (int)(TILE_BYTES / w_row) : 1;
+static void quant_row(const mm_job *j, const act_plan *a, int t) {
+    const float *x = j->x + (size_t)t * j->K;
+    char *dst = a->rows + (size_t)t * a->x_row;
+    if (a->q8s) a->q8s(dst, x, j->K);
+    else a->ff(dst, x, j->K);
+}
 
-    if (wt->vec_dot_type == SL_TYPE_F32) {
-        c.xq = (char *)x; /* f32 activations go in as they are */
+static void quant_task(void *ctx, int ith, int nth) {
+    const mm_job *j = ctx;
+    long lo, hi;
+    sl_split_range((long)j->T * j->n_quant, ith, nth, &lo, &hi);
+    for (long i = lo; i < hi; i++) {
+        const act_plan *a = &j->acts[j->n_acts - j->n_quant + (int)(i / j->T)];
+        quant_row(j, a, (int)(i % j->T));
+    }
+}
+
+/* ---- products ------------------------------------------------------------------------ */
+
+/* Rows [r0, r1) of part p for every token. */
+static void run_rows(const mm_job *j, int p, int r0, int r1) {
+    const sl_mm_part *mp = &j->parts[p];
+    const part_plan *pp = &j->pp[p];
+    const act_plan *a = &j->acts[pp->act];
+    const char *W = (const char *)mp->W + (size_t)r0 * pp->w_row;
+    const int nr = r1 - r0;
+    if (nr <= 0) return;
+    if (j->K == 0) {
+        for (int t = 0; t < j->T; t++)
+            for (int r = r0; r < r1; r++)
+                if (!mp->acc) mp->y[(size_t)t * mp->ldy + r] = 0;
+        return;
+    }
+    for (int t0 = 0; t0 < j->T; t0 += TOKEN_BLOCK) {
+        const int nt = j->T - t0 < TOKEN_BLOCK ? j->T - t0 : TOKEN_BLOCK;
+        float *y = mp->y + (size_t)t0 * mp->ldy + r0;
+        const char *xq = a->rows + (size_t)t0 * a->x_row;
+        if (pp->kern) {
+            pp->kern->gemm(y, mp->ldy, W, pp->w_row, xq, a->x_row, nr, nt, j->K, mp->acc);
+            continue;
+        }
+        for (int r = 0; r < nr; r++)
+            for (int t = 0; t < nt; t++) {
+                float s;
+                pp->dot(&s, W + (size_t)r * pp->w_row, xq + (size_t)t * a->x_row, j->K);
+                float *o = &y[(size_t)t * mp->ldy + r];
+                *o = mp->acc ? *o + s : s;
+            }
+    }
+}
+
+static inline int unit_rows(int u, int N) { return u * GROUP < N ? u * GROUP : N; }
+
+/* Units [lo, hi) of the job: rows of one or several parts. */
+static void mm_units(const mm_job *j, long lo, long hi) {
+    if (j->ep == SL_MM_SWIGLU) {
+        const int N = j->parts[0].N, r0 = unit_rows((int)lo, N), r1 = unit_rows((int)hi, N);
+        run_rows(j, 0, r0, r1);
+        run_rows(j, 1, r0, r1);
+        const sl_mm_part *g = &j->parts[0], *u = &j->parts[1];
+        for (int t = 0; t < j->T; t++) {
+            float *gr = g->y + (size_t)t * g->ldy;
+            const float *ur = u->y + (size_t)t * u->ldy;
+            for (int r = r0; r < r1; r++) gr[r] = gr[r] / (1.0f + expf(-gr[r])) * ur[r];
+        }
+        return;
+    }
+    for (int p = 0; p < j->n_parts; p++) {
+        const part_plan *pp = &j->pp[p];
+        long a = lo > pp->unit0 ? lo : pp->unit0, b = hi < pp->unit0 + pp->units ? hi : pp->unit0 + pp->units;
+        if (a >= b) continue;
+        run_rows(j, p, unit_rows((int)(a - pp->unit0), j->parts[p].N), unit_rows((int)(b - pp->unit0), j->parts[p].N));
+    }
+}
+
+/* Threads take chunks of units from a shared counter until none are left:
+ * whoever gets less memory bandwidth or loses its core for a while simply
+ * takes fewer chunks, instead of everyone waiting for the slowest half. */
+static void mm_task(void *ctx, int ith, int nth) {
+    mm_job *j = ctx;
+    (void)ith, (void)nth;
+    for (;;) {
+        const long lo = atomic_fetch_add_explicit(&j->next, j->chunk, memory_order_relaxed);
+        if (lo >= j->units) break;
+        mm_units(j, lo, lo + j->chunk < j->units ? lo + j->chunk : j->units);
+    }
+}
+
+/* ---- planning --------------------------------------------------------------------------- */
+
+static int act_index(mm_job *j, int key, int K) {
+    for (int i = 0; i < j->n_acts; i++)
+        if (j->acts[i].key == key) return i;
+    act_plan *a = &j->acts[j->n_acts];
+    a->key = key;
+    if (key == 1) {
+        a->q8s = sl_act_quant_get(SL_ACT_Q8S);
+        a->x_row = sl_act_row_bytes(SL_ACT_Q8S, K);
+    } else if (key >= 2) {
+        a->ff = sl_type_get((uint32_t)(key - 2))->from_float;
+        a->x_row = sl_row_size((uint32_t)(key - 2), K);
     } else {
+        a->x_row = (size_t)K * sizeof(float);
+    }
+    return j->n_acts++;
+}
+
+int sl_matmul_parts(sl_pool *pool, sl_matmul_scratch *scratch, const float *x, int T, int K,
+                    const sl_mm_part *parts, int n_parts, sl_mm_epilogue ep) {
+    if (n_parts < 1 || n_parts > MAX_PARTS || T < 0 || K < 0) return -1;
+    if (ep == SL_MM_SWIGLU && (n_parts != 2 || parts[0].N != parts[1].N)) return -1;
+    mm_job j = {.parts = parts, .n_parts = n_parts, .x = x, .T = T, .K = K, .ep = ep};
+    double macs = 0;
+    for (int p = 0; p < n_parts; p++) {
+        const sl_type_traits *wt = sl_type_get(parts[p].type);
+        if (!wt || !wt->supported || !wt->vec_dot || parts[p].N < 0) return -1;
+        part_plan *pp = &j.pp[p];
+        pp->w_row = sl_row_size(parts[p].type, K);
+        if (K > 0 && pp->w_row == 0) return -1;
+        pp->kern = sl_gemm_get(parts[p].type);
+        pp->dot = wt->vec_dot;
+        /* activation keys: 0 x as is, 1 q8s, 2 + t the weight table's type t
+         * (a q8_K tile kernel reads what the q8_K quantizer writes) */
+        int key = pp->kern ? (pp->kern->act == SL_ACT_Q8S ? 1 : pp->kern->act == SL_ACT_Q8K ? 2 + SL_TYPE_Q8_K : 0)
+                           : (wt->vec_dot_type == SL_TYPE_F32 ? 0 : 2 + (int)wt->vec_dot_type);
+        if (key >= 2 && (!sl_type_get((uint32_t)(key - 2)) || !sl_type_get((uint32_t)(key - 2))->from_float ||
+                         (K > 0 && sl_row_size((uint32_t)(key - 2), K) == 0)))
+            return -1;
+        pp->unit0 = ep == SL_MM_SWIGLU ? 0 : j.units;
+        pp->units = (parts[p].N + GROUP - 1) / GROUP;
+        if (ep != SL_MM_SWIGLU) j.units += pp->units;
+        pp->act = -1 - key; /* resolved below, after ordering */
+        macs += (double)parts[p].N * K * T;
+    }
+    if (ep == SL_MM_SWIGLU) j.units = j.pp[0].units;
+    if (T == 0 || j.units == 0) return 0;
+
+    /* Activations: the f32 one first (x itself), then those to quantize. */
+    for (int pass = 0; pass < 2; pass++)
+        for (int p = 0; p < n_parts; p++) {
+            int key = -1 - j.pp[p].act;
+            if (j.pp[p].act >= 0 || (pass == 0) != (key == 0)) continue;
+            int idx = act_index(&j, key, K);
+            for (int q = p; q < n_parts; q++)
+                if (j.pp[q].act == -1 - key) j.pp[q].act = idx;
+        }
+    size_t need = 0;
+    for (int i = 0; i < j.n_acts; i++) {
+        if (j.acts[i].key == 0) continue;
+        j.n_quant++;
+        need += ((size_t)T * j.acts[i].x_row + SCRATCH_ALIGN - 1) / SCRATCH_ALIGN * SCRATCH_ALIGN;
+    }
+    if (need > 0) {
         if (!scratch) return -1;
-        const size_t need = (size_t)T * x_row;
         if (need > scratch->cap) {
-            const size_t cap = (need + SCRATCH_ALIGN - 1) / SCRATCH_ALIGN * SCRATCH_ALIGN;
-            void *buf = aligned_alloc(SCRATCH_ALIGN, cap);
+            void *buf = aligned_alloc(SCRATCH_ALIGN, need);
             if (!buf) return -1;
             free(scratch->buf);
             scratch->buf = buf;
-            scratch->cap = cap;
+            scratch->cap = need;
         }
-        c.xq = scratch->buf;
-        if (T == 1)
-            quantize_rows(&c, 0, 1); /* one row: not worth waking the pool */
-        else
-            run(pool, quantize_rows, &c);
     }
-    if (K == 0) {
-        for (size_t i = 0; i < (size_t)T * N; i++) y[i] = 0;
-        return 0;
+    size_t off = 0;
+    for (int i = 0; i < j.n_acts; i++) {
+        if (j.acts[i].key == 0) {
+            j.acts[i].rows = (char *)x;
+            continue;
+        }
+        j.acts[i].rows = (char *)scratch->buf + off;
+        off += ((size_t)T * j.acts[i].x_row + SCRATCH_ALIGN - 1) / SCRATCH_ALIGN * SCRATCH_ALIGN;
     }
-    run(pool, dot_rows, &c);
+
+    const bool serial = !pool || sl_pool_n_threads(pool) == 1 || macs < SERIAL_MACS;
+    /* about 8 chunks per thread: small enough to even out, big enough that
+     * each is a long contiguous run of weights */
+    const int nth = serial ? 1 : sl_pool_n_threads(pool);
+    j.chunk = j.units / (8 * nth) > 1 ? j.units / (8 * nth) : 1;
+    atomic_init(&j.next, 0);
+    if (j.n_quant > 0 && K > 0) {
+        if (T == 1 || serial) quant_task(&j, 0, 1); /* one row: not worth waking the pool */
+        else sl_pool_run(pool, quant_task, &j);
+    }
+    if (serial) mm_task(&j, 0, 1);
+    else sl_pool_run(pool, mm_task, &j);
     return 0;
+}
+
+int sl_matmul(sl_pool *pool, sl_matmul_scratch *scratch, float *y, const void *W, sl_type wtype,
+              const float *x, int T, int N, int K) {
+    const sl_mm_part part = {.W = W, .type = wtype, .N = N, .y = y, .ldy = (size_t)(N > 0 ? N : 1)};
+    return sl_matmul_parts(pool, scratch, x, T, K, &part, 1, SL_MM_PLAIN);
 }
 
 void sl_matmul_ref(float *y, const void *W, sl_type wtype, const float *x, int T, int N, int K) {

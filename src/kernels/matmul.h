@@ -5,6 +5,7 @@
 #ifndef SL_KERNELS_MATMUL_H
 #define SL_KERNELS_MATMUL_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -23,9 +24,33 @@ void sl_matmul_scratch_free(sl_matmul_scratch *s);
  * T == 1 is the decode matvec; T > 1 is prefill (cache-blocked).
  * Returns 0, or -1 when scratch cannot grow (out of memory), the type has no
  * dot product, or K is not a multiple of its block size. pool may be NULL
- * (runs on the caller). */
+ * (runs on the caller). A token's outputs are the same bits whatever T, the
+ * thread count and its place in the batch. */
 int sl_matmul(sl_pool *pool, sl_matmul_scratch *scratch, float *y, const void *W, sl_type wtype,
               const float *x, int T, int N, int K);
+
+/* One weight matrix of a fused product: y (T, ldy), columns [0, N). */
+typedef struct {
+    const void *W;  /* (N, K) */
+    sl_type type;
+    int N;
+    float *y;       /* row t of the output at y + t * ldy */
+    size_t ldy;
+    bool acc;       /* y += W x (a residual add) instead of y = W x */
+} sl_mm_part;
+
+typedef enum {
+    SL_MM_PLAIN = 0,
+    SL_MM_SWIGLU, /* two parts, gate then up, same N: part 0's y becomes silu(gate) * up */
+} sl_mm_epilogue;
+
+/* Several products of the same x in one pass over the pool: x is quantized
+ * once per activation format, the rows of all parts are split across the
+ * threads together (q, k and v in one dispatch; gate and up in one, with the
+ * SwiGLU applied by the thread that computed the rows). At most 4 parts.
+ * Errors as sl_matmul. */
+int sl_matmul_parts(sl_pool *pool, sl_matmul_scratch *scratch, const float *x, int T, int K,
+                    const sl_mm_part *parts, int n_parts, sl_mm_epilogue ep);
 
 /* Reference used by tests: dequantize each row and dot in double. */
 void sl_matmul_ref(float *y, const void *W, sl_type wtype, const float *x, int T, int N, int K);

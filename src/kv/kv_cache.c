@@ -30,15 +30,21 @@ sl_status sl_kv_init(sl_kv_cache *c, sl_policy policy, int n_layer, int kv_dim, 
     if (n_window < 1)
         return sl_fail(err, SL_ERR_INVALID_ARG, "--window: %lld must be at least 1",
                        (long long)n_window);
-    if (type != SL_KV_F32 && type != SL_KV_F16)
+    if (type != SL_KV_F32 && type != SL_KV_F16 && type != SL_KV_Q8_0)
         return sl_fail(err, SL_ERR_INVALID_ARG, "--kv-type: unknown type %d", (int)type);
+    if (type == SL_KV_Q8_0 && kv_dim % 32 != 0)
+        return sl_fail(err, SL_ERR_INVALID_ARG,
+                       "--kv-type q8_0: the kv row (%d values) is not a whole number of 32-value blocks",
+                       kv_dim);
     c->policy = policy;
     c->type = type;
     c->n_layer = n_layer;
     c->kv_dim = kv_dim;
     c->n_sink = n_sink;
     c->n_keep = n_keep;
-    c->elem_size = type == SL_KV_F16 ? 2 : 4;
+    c->elem_size = type == SL_KV_F32 ? 4 : 2;
+    c->row_bytes = type == SL_KV_F32 ? (size_t)kv_dim * 4
+                 : type == SL_KV_F16 ? (size_t)kv_dim * 2 : sl_row_size(SL_TYPE_Q8_0, kv_dim);
     switch (policy) {
     case SL_POLICY_STREAMING: c->n_pinned = n_sink + n_keep; break;
     case SL_POLICY_WINDOW: c->n_pinned = n_keep; break;
@@ -51,8 +57,7 @@ sl_status sl_kv_init(sl_kv_cache *c, sl_policy policy, int n_layer, int kv_dim, 
     c->unbounded = policy == SL_POLICY_DENSE;
 
     size_t slots = (size_t)c->n_pinned + (size_t)c->n_ring, bytes;
-    if (__builtin_mul_overflow(slots, (size_t)n_layer * (size_t)kv_dim * c->elem_size, &bytes) ||
-        bytes > (SIZE_MAX >> 2))
+    if (__builtin_mul_overflow(slots, (size_t)n_layer * c->row_bytes, &bytes) || bytes > (SIZE_MAX >> 2))
         return sl_fail(err, SL_ERR_NOMEM, "%s cache of %zu tokens is too large for memory",
                        policy_name(policy), slots);
     /* malloc of more than RAM may "succeed" under overcommit and be killed
@@ -64,8 +69,11 @@ sl_status sl_kv_init(sl_kv_cache *c, sl_policy policy, int n_layer, int kv_dim, 
                        "(%.1f GiB); lower --window or --sinks",
                        policy_name(policy), (double)bytes / (1 << 20), slots,
                        (double)pages * (double)page / (1 << 30));
-    c->k = malloc(bytes);
-    c->v = malloc(bytes);
+    /* q8_0: slack of one row read as kv_dim * elem_size bytes, for code that
+     * sizes rows by elem_size (an upper bound for q8_0) */
+    const size_t slack = type == SL_KV_Q8_0 ? (size_t)kv_dim * c->elem_size : 0;
+    c->k = malloc(bytes + slack);
+    c->v = malloc(bytes + slack);
     if (!c->k || !c->v) {
         sl_kv_free(c);
         return sl_fail(err, SL_ERR_NOMEM,
@@ -94,8 +102,7 @@ void sl_kv_evict_before(sl_kv_cache *c, uint64_t pos) {
 }
 
 size_t sl_kv_bytes(const sl_kv_cache *c) {
-    return 2 * (size_t)c->n_layer * (size_t)(c->n_pinned + c->n_ring) * (size_t)c->kv_dim *
-           c->elem_size;
+    return 2 * (size_t)c->n_layer * (size_t)(c->n_pinned + c->n_ring) * c->row_bytes;
 }
 
 size_t sl_kv_len(const sl_kv_cache *c) {
@@ -120,12 +127,12 @@ void sl_kv_convert_row(const sl_kv_cache *c, void *dst, const float *src, size_t
         memcpy(dst, src, n * sizeof(float));
         return;
     }
-    uint16_t *h = dst;
-    for (size_t i = 0; i < n; i++) h[i] = sl_fp32_to_fp16(src[i]);
+    /* the weight table's converters: SIMD where the CPU has it, exact either way */
+    sl_type_get(c->type == SL_KV_F16 ? SL_TYPE_F16 : SL_TYPE_Q8_0)->from_float(dst, src, (int64_t)n);
 }
 
 void sl_kv_store(sl_kv_cache *c, int il, const void *k_rows, const void *v_rows, size_t n) {
-    size_t row_bytes = (size_t)c->kv_dim * c->elem_size;
+    size_t row_bytes = c->row_bytes;
     uint64_t end = c->n_past + n;
     for (size_t t = 0; t < n; t++) {
         uint64_t a = c->n_past + t;

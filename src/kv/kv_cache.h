@@ -21,8 +21,9 @@
  * pinned keys need the query rotated by its cache position instead: the
  * attention computes both rotations of q (see sl_kv_query_positions).
  *
- * Storage: per layer, K and V of (P + W) slots of KV floats, in f32 or f16.
- * Memory = layers x (P + W) x 2 x KV x sizeof(elem). New tokens of a batch
+ * Storage: per layer, K and V of (P + W) slots of KV values, in f32, f16 or
+ * q8_0 (blocks of 32 int8 and an f16 scale; heads must be whole blocks).
+ * Memory = layers x (P + W) x 2 x row_bytes. New tokens of a batch
  * are attended from the batch's own scratch and written to the ring only
  * after every query of the batch has attended (sl_kv_store). */
 #ifndef SL_KV_CACHE_H
@@ -44,7 +45,9 @@ typedef struct {
     int64_t n_window;    /* W: ring slots; INT64_MAX-like when dense is unbounded */
     int64_t n_ring;      /* allocated ring slots (= W, or the dense capacity) */
     bool unbounded;      /* dense: no window limit, capacity n_ring tokens */
-    size_t elem_size;    /* 4 (f32) or 2 (f16) */
+    size_t elem_size;    /* bytes per value for f32 (4) and f16 (2); q8_0 (1.0625) says 2:
+                          * an upper bound, for buffers of rows sized per value */
+    size_t row_bytes;    /* bytes of one token's K (or V) row of one layer */
     void *k, *v;         /* (n_layer, P + n_ring, KV) elements each */
     uint64_t n_past;     /* tokens stored so far = absolute position of the next token */
     uint64_t floor;      /* window tokens below this position were evicted early (turn
@@ -100,12 +103,10 @@ static inline void sl_kv_query_positions(const sl_kv_cache *c, uint64_t p, uint6
 
 /* Row pointers (elements of the cache type) for layer il, slot s. */
 static inline void *sl_kv_k_row(const sl_kv_cache *c, int il, int64_t s) {
-    return (char *)c->k + (((size_t)il * (size_t)(c->n_pinned + c->n_ring) + (size_t)s) *
-                           (size_t)c->kv_dim) * c->elem_size;
+    return (char *)c->k + ((size_t)il * (size_t)(c->n_pinned + c->n_ring) + (size_t)s) * c->row_bytes;
 }
 static inline void *sl_kv_v_row(const sl_kv_cache *c, int il, int64_t s) {
-    return (char *)c->v + (((size_t)il * (size_t)(c->n_pinned + c->n_ring) + (size_t)s) *
-                           (size_t)c->kv_dim) * c->elem_size;
+    return (char *)c->v + ((size_t)il * (size_t)(c->n_pinned + c->n_ring) + (size_t)s) * c->row_bytes;
 }
 
 /* Evicts every window token before absolute position pos now, ahead of the
@@ -123,7 +124,7 @@ sl_status sl_kv_check_room(const sl_kv_cache *c, size_t n, sl_error *err);
 void sl_kv_store(sl_kv_cache *c, int il, const void *k_rows, const void *v_rows, size_t n);
 void sl_kv_advance(sl_kv_cache *c, size_t n);
 
-/* Converts n floats to the cache element type. */
+/* Converts n floats (a whole row, or whole q8_0 blocks) to the cache element type. */
 void sl_kv_convert_row(const sl_kv_cache *c, void *dst, const float *src, size_t n);
 
 #endif

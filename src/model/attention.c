@@ -1,13 +1,23 @@
 /* attention.c — one query at absolute position p attends the pinned keys
  * (query rotated at its cache position) and the window keys (query rotated
  * at p), from the cache for positions before the batch and from the batch's
- * own rows for positions inside it. */
+ * own rows for positions inside it.
+ *
+ * The keys a query sees form a few contiguous runs of rows: the pinned
+ * prefix, the window part in the cache ring (two runs when it wraps), and the
+ * part inside the batch. Each run is handed whole to the row kernels
+ * (kernels/attn_kernels.h), so the per-key cost is a dot product and an
+ * axpy, with no slot arithmetic or call per key. Heads of one kv group are
+ * consecutive work items, so their keys are read while still in cache. */
 #include "model/attention.h"
 
 #include <math.h>
 #include <string.h>
 
 #include "kernels/attn_kernels.h"
+
+/* Below this many multiply-adds the caller runs the whole batch alone. */
+#define SERIAL_MACS (32 * 1024)
 
 /* Per-thread scratch: [key positions (max_keys u64)] [q window (D)] [q pinned (D)]
  * [scores (max_keys)]. The u64 array comes first so it is 8-byte aligned. */
@@ -16,34 +26,52 @@ size_t sl_attn_scratch_bytes(int D, int max_keys) {
     return (b + 63) & ~(size_t)63;
 }
 
+/* Rows of consecutive absolute positions a0 .. a0 + n - 1. */
 typedef struct {
-    const void *k, *v; /* rows (element type of the cache) */
-    uint64_t pos;
-    bool pinned;
-} key_ref;
+    const char *k, *v; /* rows of kv head g at a0 */
+    size_t stride;     /* bytes between rows */
+    uint64_t a0;
+    int n;
+    bool pinned;       /* attended with the query rotated at its cache position */
+} key_run;
 
-/* Locates the row of absolute position a as seen from a batch starting at p0. */
-static inline void key_rows(const sl_attn_batch *b, uint64_t a, int g, const void **k,
-                            const void **v) {
+#define MAX_RUNS 6
+
+/* Appends the runs of positions [lo, hi) to r; returns the new count. */
+static int add_runs(const sl_attn_batch *b, int g, uint64_t lo, uint64_t hi, bool pinned, key_run *r, int n) {
     const sl_kv_cache *c = b->kv;
-    size_t es = c->elem_size, off = (size_t)g * (size_t)b->D * es;
-    if (a >= b->p0) {
-        size_t row = (size_t)(a - b->p0) * (size_t)c->kv_dim * es;
-        *k = (const char *)b->k_new + row + off;
-        *v = (const char *)b->v_new + row + off;
-    } else {
-        int64_t s = sl_kv_slot(c, a);
-        *k = (const char *)sl_kv_k_row(c, b->layer, s) + off;
-        *v = (const char *)sl_kv_v_row(c, b->layer, s) + off;
+    const size_t row = c->row_bytes, off = (size_t)g * (c->row_bytes / (size_t)b->G);
+    /* Part before the batch: cache slots, contiguous except where the ring wraps. */
+    uint64_t a = lo;
+    while (a < hi && a < b->p0) {
+        const uint64_t end = hi < b->p0 ? hi : b->p0;
+        const int64_t s = sl_kv_slot(c, a);
+        uint64_t len = end - a;
+        if (a >= (uint64_t)c->n_pinned) {
+            const uint64_t to_wrap = (uint64_t)(c->n_pinned + c->n_ring - s);
+            if (len > to_wrap) len = to_wrap;
+        } else if (len > (uint64_t)c->n_pinned - a) {
+            len = (uint64_t)c->n_pinned - a;
+        }
+        r[n++] = (key_run){(const char *)sl_kv_k_row(c, b->layer, s) + off,
+                           (const char *)sl_kv_v_row(c, b->layer, s) + off, row, a, (int)len, pinned};
+        a += len;
     }
+    /* Part inside the batch: its own rows. */
+    if (a < hi) {
+        const size_t first = (size_t)(a - b->p0) * row + off;
+        r[n++] = (key_run){(const char *)b->k_new + first, (const char *)b->v_new + first, row, a,
+                           (int)(hi - a), pinned};
+    }
+    return n;
 }
 
-static void attend_one(const sl_attn_batch *b, const sl_attn_kernels *kr, int t, int h,
-                       float *scratch) {
+static void attend_one(const sl_attn_batch *b, const sl_attn_kernels *kr, int t, int h, void *scratch) {
     const sl_kv_cache *c = b->kv;
+    const sl_attn_row_ops *ops = &kr->row[c->type];
     const int D = b->D, g = h / (b->H / b->G);
     const uint64_t p = b->p0 + (uint64_t)t;
-    uint64_t *kpos = (uint64_t *)scratch;
+    uint64_t *kpos = scratch;
     float *qw = (float *)(kpos + b->max_keys), *qp = qw + D, *scores = qp + D;
     const int n_rot = b->rope->n_rot;
 
@@ -52,55 +80,58 @@ static void attend_one(const sl_attn_batch *b, const sl_attn_kernels *kr, int t,
     sl_rope_apply(b->rope, qw, 1, D, b->cs_window + (size_t)t * n_rot);
     sl_rope_apply(b->rope, qp, 1, D, b->cs_pinned + (size_t)t * n_rot);
     const float scale = 1.0f / sqrtf((float)D);
-    const bool f16 = c->type == SL_KV_F16;
 
     /* Keys in order: pinned prefix, then the window up to and including p. */
-    uint64_t P = (uint64_t)c->n_pinned;
-    uint64_t n_pin = P < p + 1 ? P : p + 1;
+    const uint64_t P = (uint64_t)c->n_pinned, n_pin = P < p + 1 ? P : p + 1;
     uint64_t w0 = sl_kv_window_start(c, p);
     if (w0 < n_pin) w0 = n_pin;
+    key_run runs[MAX_RUNS];
+    int nr = add_runs(b, g, 0, n_pin, true, runs, 0);
+    nr = add_runs(b, g, w0, p + 1, false, runs, nr);
+
     int n = 0;
-    float mx = -INFINITY;
-    for (int pass = 0; pass < 2; pass++) {
-        uint64_t lo = pass == 0 ? 0 : w0, hi = pass == 0 ? n_pin : p + 1;
-        const float *q = pass == 0 ? qp : qw;
-        for (uint64_t a = lo; a < hi; a++) {
-            const void *k, *v;
-            key_rows(b, a, g, &k, &v);
-            float s = (f16 ? kr->dot_f16(q, k, D) : kr->dot_f32(q, k, D)) * scale;
-            scores[n] = s;
-            kpos[n] = a;
-            n++;
-            if (s > mx) mx = s;
-        }
+    for (int i = 0; i < nr; i++) {
+        ops->scores(scores + n, runs[i].pinned ? qp : qw, runs[i].k, runs[i].stride, runs[i].n, D, scale);
+        n += runs[i].n;
     }
-    float sum = 0;
-    for (int i = 0; i < n; i++) {
-        scores[i] = expf(scores[i] - mx);
-        sum += scores[i];
-    }
+    const float mx = kr->max(scores, n);
+    float sum = kr->exp_sum(scores, n, mx);
     /* Softmax-off-by-one: an implicit extra logit of 0 absorbs attention. */
-    if (b->zero_sink) sum += expf(-mx);
-    float inv = 1.0f / sum;
+    if (b->zero_sink) sum += sl_attn_expf(-mx);
+    const float inv = 1.0f / sum;
+    for (int i = 0; i < n; i++) scores[i] *= inv;
+
     float *out = b->out + ((size_t)t * b->H + h) * D;
     memset(out, 0, (size_t)D * sizeof(float));
-    for (int i = 0; i < n; i++) {
-        scores[i] *= inv;
-        const void *k, *v;
-        key_rows(b, kpos[i], g, &k, &v);
-        if (f16) kr->axpy_f16(out, scores[i], v, D);
-        else kr->axpy_f32(out, scores[i], v, D);
+    for (int i = 0, at = 0; i < nr; at += runs[i].n, i++)
+        ops->accum(out, scores + at, runs[i].v, runs[i].stride, runs[i].n, D);
+    if (b->observer) {
+        for (int i = 0, at = 0; i < nr; at += runs[i].n, i++)
+            for (int k = 0; k < runs[i].n; k++) kpos[at + k] = runs[i].a0 + (uint64_t)k;
+        b->observer(b->observer_user, b->layer, h, p, scores, kpos, n);
     }
-    if (b->observer) b->observer(b->observer_user, b->layer, h, p, scores, kpos, n);
 }
 
 static void attention_task(void *ctx, int ith, int nth) {
     sl_attn_batch *b = ctx;
     const sl_attn_kernels *kr = sl_attn_kernels_get();
-    float *scratch = (float *)(void *)((char *)b->scratch + (size_t)ith * b->scratch_stride);
-    long lo, hi;
+    void *scratch = (char *)b->scratch + (size_t)ith * b->scratch_stride;
+    if (b->T >= 2 * nth) {
+        /* Later tokens see more keys (causal): deal tokens out in turn so
+         * every thread gets early and late ones. */
+        for (int t = ith; t < b->T; t += nth)
+            for (int h = 0; h < b->H; h++) attend_one(b, kr, t, h, scratch);
+        return;
+    }
+    long lo, hi; /* few tokens: contiguous runs of heads, a kv group's heads together */
     sl_split_range((long)b->T * b->H, ith, nth, &lo, &hi);
     for (long i = lo; i < hi; i++) attend_one(b, kr, (int)(i / b->H), (int)(i % b->H), scratch);
 }
 
-void sl_attention(sl_pool *pool, sl_attn_batch *b) { sl_pool_run(pool, attention_task, b); }
+void sl_attention(sl_pool *pool, sl_attn_batch *b) {
+    /* Keys the last query sees, at most: a bound on the work per query. */
+    const uint64_t last = b->p0 + (uint64_t)b->T;
+    const double keys = (double)(last < (uint64_t)b->max_keys ? last : (uint64_t)b->max_keys);
+    if ((double)b->T * b->H * keys * b->D * 2 < SERIAL_MACS) attention_task(b, 0, 1);
+    else sl_pool_run(pool, attention_task, b);
+}

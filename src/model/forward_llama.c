@@ -24,6 +24,19 @@ static sl_status matmul(sl_session *s, float *y, const sl_matrix *w, const float
     return SL_OK;
 }
 
+/* Several products of the same x (T, cols) in one pass over the pool. */
+static sl_status matmul_parts(sl_session *s, const float *x, int T, int K, const sl_mm_part *parts, int n,
+                              sl_mm_epilogue ep, sl_error *err) {
+    if (sl_matmul_parts(s->pool, &s->mm, x, T, K, parts, n, ep) != 0)
+        return sl_fail(err, SL_ERR_NOMEM, "matmul scratch: out of memory");
+    return SL_OK;
+}
+
+static sl_mm_part part(const sl_matrix *w, float *y, size_t ldy, bool acc) {
+    sl_mm_part p = {.W = w->data, .type = w->type, .N = (int)w->rows, .y = y, .ldy = ldy, .acc = acc};
+    return p;
+}
+
 static void add_bias(float *y, const float *b, int T, int n) {
     if (!b) return;
     for (int t = 0; t < T; t++)
@@ -46,6 +59,10 @@ sl_status sl_forward_llama(sl_session *s, const int32_t *tokens, int T, float *l
     const uint64_t p0 = kv->n_past;
 
     TRY(sl_kv_check_room(kv, (size_t)T, err));
+    if (kv->type == SL_KV_Q8_0 && D % 32 != 0)
+        return sl_fail(err, SL_ERR_UNSUPPORTED,
+                       "--kv-type q8_0 needs head_dim to be a multiple of 32 (this model's is %d); "
+                       "use f16", D);
     const sl_type_traits *et = sl_type_get(m->tok_embd.type);
     size_t erow = sl_row_size(m->tok_embd.type, E);
     for (int t = 0; t < T; t++) {
@@ -70,9 +87,10 @@ sl_status sl_forward_llama(sl_session *s, const int32_t *tokens, int T, float *l
         const sl_layer *l = &m->layers[il];
         for (int t = 0; t < T; t++)
             rmsnorm(s->xb + (size_t)t * E, s->x + (size_t)t * E, l->attn_norm, E, hp->rms_eps);
-        TRY(matmul(s, s->q, &l->wq, s->xb, T, err));
-        TRY(matmul(s, s->k, &l->wk, s->xb, T, err));
-        TRY(matmul(s, s->v, &l->wv, s->xb, T, err));
+        /* q, k and v in one dispatch, x quantized once */
+        const sl_mm_part qkv[3] = {part(&l->wq, s->q, (size_t)Q, false), part(&l->wk, s->k, (size_t)KV, false),
+                                   part(&l->wv, s->v, (size_t)KV, false)};
+        TRY(matmul_parts(s, s->xb, T, E, qkv, 3, SL_MM_PLAIN, err));
         add_bias(s->q, l->bq, T, Q);
         add_bias(s->k, l->bk, T, KV);
         add_bias(s->v, l->bv, T, KV);
@@ -80,30 +98,30 @@ sl_status sl_forward_llama(sl_session *s, const int32_t *tokens, int T, float *l
          * the cache's element type before anyone attends to them, so a
          * token sees the same key whether it arrived in this batch or an
          * earlier one. */
-        size_t es = kv->elem_size;
+        const size_t rb = kv->row_bytes;
         for (int t = 0; t < T; t++) {
             float *kt = s->k + (size_t)t * KV;
             sl_rope_apply(&s->rope, kt, G, D, s->cs_win + (size_t)t * n_rot);
-            sl_kv_convert_row(kv, (char *)s->k_new + (size_t)t * KV * es, kt, (size_t)KV);
-            sl_kv_convert_row(kv, (char *)s->v_new + (size_t)t * KV * es, s->v + (size_t)t * KV,
-                              (size_t)KV);
+            sl_kv_convert_row(kv, (char *)s->k_new + (size_t)t * rb, kt, (size_t)KV);
+            sl_kv_convert_row(kv, (char *)s->v_new + (size_t)t * rb, s->v + (size_t)t * KV, (size_t)KV);
         }
         ab.layer = il;
         sl_attention(s->pool, &ab);
         sl_kv_store(kv, il, s->k_new, s->v_new, (size_t)T);
-        TRY(matmul(s, s->xb, &l->wo, s->att, T, err));
-        for (size_t i = 0; i < (size_t)T * E; i++) s->x[i] += s->xb[i];
+        /* Without logits the last layer's output feeds nothing: its keys
+         * and values are stored, which is all a later token needs. */
+        if (il == hp->n_layer - 1 && !last_logits && !all_logits) break;
+        /* x += Wo att, the residual added by the threads that own the rows */
+        const sl_mm_part o = part(&l->wo, s->x, (size_t)E, true);
+        TRY(matmul_parts(s, s->att, T, Q, &o, 1, SL_MM_PLAIN, err));
 
         for (int t = 0; t < T; t++)
             rmsnorm(s->xb + (size_t)t * E, s->x + (size_t)t * E, l->ffn_norm, E, hp->rms_eps);
-        TRY(matmul(s, s->gate, &l->w_gate, s->xb, T, err));
-        TRY(matmul(s, s->up, &l->w_up, s->xb, T, err));
-        for (size_t i = 0; i < (size_t)T * F; i++) {
-            float g = s->gate[i];
-            s->gate[i] = g / (1.0f + expf(-g)) * s->up[i];
-        }
-        TRY(matmul(s, s->xb, &l->w_down, s->gate, T, err));
-        for (size_t i = 0; i < (size_t)T * E; i++) s->x[i] += s->xb[i];
+        /* gate and up in one dispatch; each thread applies silu(gate) * up to its rows */
+        const sl_mm_part gu[2] = {part(&l->w_gate, s->gate, (size_t)F, false), part(&l->w_up, s->up, (size_t)F, false)};
+        TRY(matmul_parts(s, s->xb, T, E, gu, 2, SL_MM_SWIGLU, err));
+        const sl_mm_part d = part(&l->w_down, s->x, (size_t)E, true);
+        TRY(matmul_parts(s, s->gate, T, F, &d, 1, SL_MM_PLAIN, err));
     }
     sl_kv_advance(kv, (size_t)T);
 

@@ -55,6 +55,7 @@ static void apply_preset(sl_synth_params *p, const preset *s) {
     p->n_ctx = s->n_ctx;
     p->tied_output = s->tied;
     p->wtype = SL_TYPE_F32;
+    p->output_type = -1;
     p->seed = 1;
 }
 
@@ -273,16 +274,43 @@ static sl_status check_params(const sl_synth_params *p, bool has_vocab_file, sl_
     if (!(p->rope_freq_base >= 0) || !(p->rope_scale_linear >= 0) || !(p->rms_eps >= 0))
         return sl_fail(err, SL_ERR_INVALID_ARG,
                        "synth: rope_freq_base, rope_scale_linear and rms_eps must be >= 0");
-    const sl_type_traits *tt = sl_type_get(p->wtype);
-    if (!tt || file_type_of(p->wtype) < 0 || (p->wtype != SL_TYPE_F32 && !tt->from_float))
-        return sl_fail(err, SL_ERR_INVALID_ARG, "synth: weight type %s (%u) has no quantizer",
-                       sl_type_name(p->wtype), p->wtype);
-    int bs = tt->blck_size;
-    if (p->n_embd % bs || p->n_ff % bs)
-        return sl_fail(err, SL_ERR_INVALID_ARG,
-                       "synth: weight type %s needs n_embd (%d) and n_ff (%d) to be multiples "
-                       "of its block size %d", tt->name, p->n_embd, p->n_ff, bs);
+    /* Every type a matrix may get: wtype, the output type, and q6_K in the _M mix. */
+    const uint32_t types[3] = {p->wtype, p->output_type >= 0 ? (uint32_t)p->output_type : p->wtype,
+                               p->mix_m ? (uint32_t)SL_TYPE_Q6_K : p->wtype};
+    for (int i = 0; i < 3; i++) {
+        const sl_type_traits *tt = sl_type_get(types[i]);
+        if (!tt || file_type_of(types[i]) < 0 || (types[i] != SL_TYPE_F32 && !tt->from_float))
+            return sl_fail(err, SL_ERR_INVALID_ARG, "synth: %s type %s (%u) has no quantizer",
+                           i == 1 ? "output" : "weight", sl_type_name(types[i]), types[i]);
+        int bs = tt->blck_size;
+        /* n_ff is a row length only for ffn_down; the output has rows of n_embd */
+        if (p->n_embd % bs || (i != 1 && p->n_ff % bs))
+            return sl_fail(err, SL_ERR_INVALID_ARG,
+                           "synth: %s type %s needs n_embd (%d) and n_ff (%d) to be multiples "
+                           "of its block size %d", i == 1 ? "output" : "weight", tt->name,
+                           p->n_embd, p->n_ff, bs);
+    }
     return SL_OK;
+}
+
+/* llama.cpp's use_more_bits: the first and last eighth of the layers, and
+ * every third layer between. */
+static bool more_bits(int i, int n) { return i < n / 8 || i >= 7 * n / 8 || (i - n / 8) % 3 == 2; }
+
+/* The type of one matrix: the output (or the tied embedding) may have its
+ * own type; the _M mix gives attn_v and ffn_down q6_K in some layers. */
+static uint32_t matrix_type(const sl_synth_params *p, const char *name) {
+    bool is_out = !strcmp(name, TN_OUTPUT) || (p->tied_output && !strcmp(name, TN_TOKEN_EMBD));
+    if (is_out && p->output_type >= 0) return (uint32_t)p->output_type;
+    if (is_out && p->mix_m) return SL_TYPE_Q6_K;
+    int il, len = 0;
+    size_t n = strlen(name);
+    if (p->mix_m && sscanf(name, "blk.%d.%n", &il, &len) == 1 && len > 0 &&
+        ((n > 14 && !strcmp(name + n - 14, ".attn_v.weight")) ||
+         (n > 16 && !strcmp(name + n - 16, ".ffn_down.weight"))) &&
+        more_bits(il, p->n_layer))
+        return SL_TYPE_Q6_K;
+    return p->wtype;
 }
 
 /* ---- tensors -------------------------------------------------------------------- */
@@ -294,7 +322,7 @@ typedef enum { FILL_MATRIX, FILL_NORM, FILL_BIAS } fill_kind;
  * output buffer and one f32 row are held at a time. */
 static sl_status add_random(sl_gguf_writer *w, const sl_synth_params *p, const char *name,
                             fill_kind kind, int64_t cols, int64_t rows, sl_error *err) {
-    uint32_t type = kind == FILL_MATRIX ? p->wtype : SL_TYPE_F32;
+    uint32_t type = kind == FILL_MATRIX ? matrix_type(p, name) : SL_TYPE_F32;
     size_t row_bytes = sl_row_size(type, cols);
     float *row = malloc((size_t)cols * sizeof *row);
     unsigned char *out = malloc(row_bytes * (size_t)rows);
@@ -395,7 +423,11 @@ static sl_status set_hparams(sl_gguf_writer *w, const sl_synth_params *p, int n_
 #define K(fmt) (snprintf(key, sizeof key, fmt, a), key)
     SET(sl_gguf_writer_set_str(w, KEY_ARCH, a));
     SET(sl_gguf_writer_set_str(w, KEY_NAME, p->name ? p->name : "synth"));
-    SET(sl_gguf_writer_set_u32(w, KEY_FILE_TYPE, (uint32_t)file_type_of(p->wtype)));
+    /* llama.cpp names the _M mixes by their own file types (Q4_K_M 15, Q5_K_M 17). */
+    int ftype = file_type_of(p->wtype);
+    if (p->mix_m && p->wtype == SL_TYPE_Q4_K) ftype = 15;
+    if (p->mix_m && p->wtype == SL_TYPE_Q5_K) ftype = 17;
+    SET(sl_gguf_writer_set_u32(w, KEY_FILE_TYPE, (uint32_t)ftype));
     if (p->wtype != SL_TYPE_F32 && p->wtype != SL_TYPE_F16 && p->wtype != SL_TYPE_BF16)
         SET(sl_gguf_writer_set_u32(w, KEY_QUANT_VERSION, 2));
     SET(sl_gguf_writer_set_u32(w, K(KEY_CTX_LEN), (uint32_t)p->n_ctx));

@@ -33,6 +33,10 @@ typedef struct {
     bool qkv_bias;          /* attn_q/k/v.bias for llama; qwen2 always has them (llama.cpp requires) */
     float rms_eps;          /* 0 = 1e-5 */
     uint32_t wtype;         /* sl_type of 2-D matrices (needs a quantizer); norms stay f32 */
+    int output_type;        /* sl_type of output.weight (token_embd when tied); < 0: wtype.
+                             * The presets set -1. */
+    bool mix_m;             /* llama.cpp's _M mixes (Q4_K_M, Q5_K_M): q6_K for output and for
+                             * attn_v / ffn_down in its use_more_bits layers */
     uint64_t seed;
     const char *vocab_path; /* NULL: synthetic vocab; else copy its tokenizer.* keys */
 } sl_synth_params;

@@ -10,7 +10,7 @@ const char CLI_SESSION_HELP[] =
     "  --sinks N           attention-sink tokens kept forever (default 4; streaming only)\n"
     "  --window N          recent tokens kept (default: trained context - sinks)\n"
     "  --keep N            also pin the first N tokens after the sinks (a system prompt)\n"
-    "  --kv-type T         f16 (default) | f32\n"
+    "  --kv-type T         f16 (default) | f32 | q8_0 (about half of f16; head_dim % 32 == 0)\n"
     "  --allow-overflow    dense: run past the trained context (shows the degradation)\n"
     "  --batch N           prompt chunk size (default 64)\n"
     "  -t, --threads N     threads (default: number of cores)\n";
@@ -59,7 +59,8 @@ bool cli_session_flag(int argc, char **argv, int *i, sl_session_params *p) {
         const char *v = cli_value(argc, argv, i);
         if (!strcmp(v, "f16")) p->kv_type = SL_KV_F16;
         else if (!strcmp(v, "f32")) p->kv_type = SL_KV_F32;
-        else cli_die("--kv-type: '%s' is not one of f16, f32", v);
+        else if (!strcmp(v, "q8_0")) p->kv_type = SL_KV_Q8_0;
+        else cli_die("--kv-type: '%s' is not one of f16, f32, q8_0", v);
     } else if (!strcmp(a, "--allow-overflow")) {
         p->allow_overflow = true;
     } else if (!strcmp(a, "--batch")) {

@@ -1,23 +1,98 @@
-/* attn_ref.c — scalar references for kernels/attn_kernels.h. */
+/* attn_ref.c — scalar references for kernels/attn_kernels.h, written to do
+ * the very operations of the AVX2 kernels in the same order (eight lanes
+ * along D, fused multiply-adds), so the two give the same bits. */
+#include "kernels/attn_exp.h"
 #include "kernels/attn_kernels.h"
+#include "kernels/ref/quant_ref.h"
 #include "tensor/quant.h"
+#include "tensor/quant_blocks.h"
 
-static float dot_f32(const float *q, const float *k, int n) {
-    float s = 0;
-    for (int i = 0; i < n; i++) s += q[i] * k[i];
-    return s;
-}
-static float dot_f16(const float *q, const uint16_t *k, int n) {
-    float s = 0;
-    for (int i = 0; i < n; i++) s += q[i] * sl_fp16_to_fp32(k[i]);
-    return s;
-}
-static void axpy_f32(float *y, float a, const float *x, int n) {
-    for (int i = 0; i < n; i++) y[i] += a * x[i];
-}
-static void axpy_f16(float *y, float a, const uint16_t *x, int n) {
-    for (int i = 0; i < n; i++) y[i] += a * sl_fp16_to_fp32(x[i]);
+static inline float lanes_sum(const float l[8]) {
+    return ((l[0] + l[4]) + (l[2] + l[6])) + ((l[1] + l[5]) + (l[3] + l[7]));
 }
 
-static const sl_attn_kernels REF = {dot_f32, dot_f16, axpy_f32, axpy_f16};
+/* One key's dot with q; half: the key is f16, else f32. */
+static inline float dot_float(const float *q, const void *k, int D, int half) {
+    float l[8] = {0};
+    const int D8 = D & ~7;
+    for (int d = 0; d < D8; d++)
+        l[d & 7] = fmaf(q[d], half ? sl_fp16_to_fp32(((const uint16_t *)k)[d]) : ((const float *)k)[d], l[d & 7]);
+    float s = lanes_sum(l);
+    for (int d = D8; d < D; d++)
+        s = fmaf(q[d], half ? sl_fp16_to_fp32(((const uint16_t *)k)[d]) : ((const float *)k)[d], s);
+    return s;
+}
+
+static void scores_f32(float *s, const float *q, const void *k, size_t stride, int n, int D, float scale) {
+    for (int i = 0; i < n; i++) s[i] = dot_float(q, (const char *)k + (size_t)i * stride, D, 0) * scale;
+}
+static void scores_f16(float *s, const float *q, const void *k, size_t stride, int n, int D, float scale) {
+    for (int i = 0; i < n; i++) s[i] = dot_float(q, (const char *)k + (size_t)i * stride, D, 1) * scale;
+}
+static void scores_q8_0(float *s, const float *q, const void *k, size_t stride, int n, int D, float scale) {
+    for (int i = 0; i < n; i++) {
+        const sl_block_q8_0 *b = (const void *)((const char *)k + (size_t)i * stride);
+        float l[8] = {0};
+        for (int j = 0; j < D / 32; j++) {
+            const float d = sl_fp16_to_fp32(b[j].d);
+            for (int e = 0; e < 32; e++) l[e & 7] = fmaf(q[32 * j + e] * d, (float)b[j].qs[e], l[e & 7]);
+        }
+        s[i] = lanes_sum(l) * scale;
+    }
+}
+
+static void accum_f32(float *o, const float *w, const void *v, size_t stride, int n, int D) {
+    for (int i = 0; i < n; i++) {
+        const float *vr = (const void *)((const char *)v + (size_t)i * stride);
+        for (int d = 0; d < D; d++) o[d] = fmaf(w[i], vr[d], o[d]);
+    }
+}
+static void accum_f16(float *o, const float *w, const void *v, size_t stride, int n, int D) {
+    for (int i = 0; i < n; i++) {
+        const uint16_t *vr = (const void *)((const char *)v + (size_t)i * stride);
+        for (int d = 0; d < D; d++) o[d] = fmaf(w[i], sl_fp16_to_fp32(vr[d]), o[d]);
+    }
+}
+static void accum_q8_0(float *o, const float *w, const void *v, size_t stride, int n, int D) {
+    for (int i = 0; i < n; i++) {
+        const sl_block_q8_0 *b = (const void *)((const char *)v + (size_t)i * stride);
+        for (int j = 0; j < D / 32; j++) {
+            const float wd = w[i] * sl_fp16_to_fp32(b[j].d);
+            for (int e = 0; e < 32; e++) o[32 * j + e] = fmaf(wd, (float)b[j].qs[e], o[32 * j + e]);
+        }
+    }
+}
+
+static void store_f32(void *y, const float *x, int D) { memcpy(y, x, (size_t)D * sizeof *x); }
+static void store_f16(void *y, const float *x, int D) { sl_from_float_f16_ref(y, x, D); }
+static void store_q8_0(void *y, const float *x, int D) { sl_from_float_q8_0_ref(y, x, D); }
+
+static float max_ref(const float *x, int n) {
+    float m = x[0];
+    for (int i = 1; i < n; i++) m = x[i] > m ? x[i] : m;
+    return m;
+}
+
+static float exp_sum_ref(float *x, int n, float mx) {
+    float l[8] = {0};
+    const int n8 = n & ~7;
+    for (int i = 0; i < n8; i++) {
+        x[i] = sl_expf_cephes(x[i] - mx);
+        l[i & 7] += x[i];
+    }
+    float s = lanes_sum(l);
+    for (int i = n8; i < n; i++) {
+        x[i] = sl_expf_cephes(x[i] - mx);
+        s += x[i];
+    }
+    return s;
+}
+
+float sl_attn_expf(float x) { return sl_expf_cephes(x); }
+
+static const sl_attn_kernels REF = {
+    .row = {{scores_f32, accum_f32, store_f32}, {scores_f16, accum_f16, store_f16}, {scores_q8_0, accum_q8_0, store_q8_0}},
+    .max = max_ref,
+    .exp_sum = exp_sum_ref,
+};
 const sl_attn_kernels *sl_attn_kernels_ref(void) { return &REF; }

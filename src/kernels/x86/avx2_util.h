@@ -73,4 +73,28 @@ static inline __m256i sl_pack_i32x4_i8(__m256i a, __m256i b, __m256i c, __m256i 
     return _mm256_permutevar8x32_epi32(v, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
 }
 
+/* max |x[k]| over one 32-float block. */
+static inline float sl_block_absmax32(const float *x) {
+    const __m256 absmask = _mm256_castsi256_ps(_mm256_set1_epi32(0x7FFFFFFF));
+    __m256 m = _mm256_and_ps(_mm256_loadu_ps(x), absmask);
+    m = _mm256_max_ps(m, _mm256_and_ps(_mm256_loadu_ps(x + 8), absmask));
+    m = _mm256_max_ps(m, _mm256_and_ps(_mm256_loadu_ps(x + 16), absmask));
+    m = _mm256_max_ps(m, _mm256_and_ps(_mm256_loadu_ps(x + 24), absmask));
+    __m128 h = _mm_max_ps(_mm256_castps256_ps128(m), _mm256_extractf128_ps(m, 1));
+    h = _mm_max_ps(h, _mm_movehl_ps(h, h));
+    h = _mm_max_ss(h, _mm_movehdup_ps(h));
+    return _mm_cvtss_f32(h);
+}
+
+/* The block's 32 int8 quants roundf(x * id); *sum32 (when non-NULL) gets
+ * their sum spread over 8 lanes. */
+static inline __m256i sl_block_round32(const float *x, float id, __m256i *sum32) {
+    const __m256 vid = _mm256_set1_ps(id);
+    __m256i q[4];
+    for (int k = 0; k < 4; k++)
+        q[k] = _mm256_cvtps_epi32(sl_roundf_ps(_mm256_mul_ps(_mm256_loadu_ps(x + 8 * k), vid)));
+    if (sum32) *sum32 = _mm256_add_epi32(_mm256_add_epi32(q[0], q[1]), _mm256_add_epi32(q[2], q[3]));
+    return sl_pack_i32x4_i8(q[0], q[1], q[2], q[3]);
+}
+
 #endif

@@ -6,6 +6,7 @@
  * sub-block scale with vpmaddwd, and accumulated in int32 (exact); the
  * q4_K/q5_K min terms come from q8_K's bsums. Bounds: pairwise sums stay
  * within int16 (31*127*2, and 63*127*2 + 32*127*2 for q6_K). */
+#include "kernels/gemm.h"
 #include "kernels/quant_isa.h"
 #include "kernels/x86/avx2_util.h"
 #include "tensor/quant.h"
@@ -13,23 +14,39 @@
 
 static inline __m256i load32(const void *p) { return _mm256_loadu_si256((const __m256i *)p); }
 
-/* The 8 scales and 8 mins of a q4_K/q5_K block (see sl_k4_scale_min),
- * four at a time from the 12 packed bytes. */
-static inline void k4_unpack(const uint8_t *packed, uint8_t sc[8], uint8_t mn[8]) {
-    uint32_t u[3], v[4];
+/* The 8 scales (*sc, byte j = scale j) and 8 mins (*mn) of a q4_K/q5_K
+ * block (see sl_k4_scale_min), four at a time from the 12 packed bytes, kept
+ * in general registers: going through a byte array would make an 8-byte
+ * load read two 4-byte stores, which store forwarding cannot serve. */
+static inline void k4_unpack(const uint8_t *packed, uint64_t *sc, uint64_t *mn) {
+    uint32_t u[3];
     memcpy(u, packed, 12);
-    v[0] = u[0] & 0x3F3F3F3Fu;                                           /* sc 0..3 */
-    v[1] = (u[2] & 0x0F0F0F0Fu) | ((u[0] >> 6) & 0x03030303u) << 4;      /* sc 4..7 */
-    v[2] = u[1] & 0x3F3F3F3Fu;                                           /* m 0..3 */
-    v[3] = ((u[2] >> 4) & 0x0F0F0F0Fu) | ((u[1] >> 6) & 0x03030303u) << 4; /* m 4..7 */
-    memcpy(sc, v, 8);
-    memcpy(mn, v + 2, 8);
+    const uint32_t s0 = u[0] & 0x3F3F3F3Fu;                                           /* sc 0..3 */
+    const uint32_t s1 = (u[2] & 0x0F0F0F0Fu) | ((u[0] >> 6) & 0x03030303u) << 4;      /* sc 4..7 */
+    const uint32_t m0 = u[1] & 0x3F3F3F3Fu;                                           /* m 0..3 */
+    const uint32_t m1 = ((u[2] >> 4) & 0x0F0F0F0Fu) | ((u[1] >> 6) & 0x03030303u) << 4; /* m 4..7 */
+    *sc = (uint64_t)s0 | (uint64_t)s1 << 32;
+    *mn = (uint64_t)m0 | (uint64_t)m1 << 32;
 }
 
-static inline int k4_mins_dot(const uint8_t mn[8], const int16_t *bsums) {
-    int s = 0;
-    for (int j = 0; j < 8; j++) s += mn[j] * (bsums[2 * j] + bsums[2 * j + 1]);
-    return s;
+/* sum_j mn[j] * (bsums[2j] + bsums[2j+1]), vectorized: the mins widened to
+ * int16, the bsums added in pairs, one vpmaddwd. */
+static inline int k4_mins_dot(uint64_t mn, const int16_t *bsums) {
+    const __m128i m = _mm_cvtepu8_epi16(_mm_cvtsi64_si128((long long)mn));
+    const __m128i b = _mm_hadd_epi16(_mm_loadu_si128((const __m128i *)bsums), _mm_loadu_si128((const __m128i *)(bsums + 8)));
+    __m128i p = _mm_madd_epi16(m, b);
+    p = _mm_add_epi32(p, _mm_shuffle_epi32(p, _MM_SHUFFLE(1, 0, 3, 2)));
+    p = _mm_add_epi32(p, _mm_shuffle_epi32(p, _MM_SHUFFLE(2, 3, 0, 1)));
+    return _mm_cvtsi128_si32(p);
+}
+
+/* The 8 scales as int16 in both 128-bit lanes; shuffle masks then pick
+ * sub-block j's scale into all 16 int16 lanes with one vpshufb. */
+static inline __m256i k4_scales16(uint64_t sc) {
+    return _mm256_broadcastsi128_si256(_mm_cvtepu8_epi16(_mm_cvtsi64_si128((long long)sc)));
+}
+static inline __m256i pick16(__m256i v, int j) { /* int16 element j of each lane, everywhere */
+    return _mm256_shuffle_epi8(v, _mm256_set1_epi16((short)((2 * j + 1) << 8 | 2 * j)));
 }
 
 void sl_vec_dot_q4_k_avx2(float *s, const void *vx, const void *vy, int64_t n) {
@@ -39,10 +56,11 @@ void sl_vec_dot_q4_k_avx2(float *s, const void *vx, const void *vy, int64_t n) {
     __m256 acc = _mm256_setzero_ps();
     float accm = 0;
     for (int64_t i = 0; i < n / SL_QK_K; i++) {
-        uint8_t sc[8], mn[8];
-        k4_unpack(x[i].scales, sc, mn);
+        uint64_t sc, mn;
+        k4_unpack(x[i].scales, &sc, &mn);
         const float d = y[i].d * sl_h2f(x[i].d);
         accm += y[i].d * sl_h2f(x[i].dmin) * k4_mins_dot(mn, y[i].bsums);
+        const __m256i sc16 = k4_scales16(sc);
         __m256i sumi = _mm256_setzero_si256();
         for (int c = 0; c < 4; c++) {
             const __m256i q = load32(x[i].qs + 32 * c);
@@ -50,13 +68,72 @@ void sl_vec_dot_q4_k_avx2(float *s, const void *vx, const void *vy, int64_t n) {
             const __m256i hi = _mm256_and_si256(_mm256_srli_epi16(q, 4), m4);
             __m256i p0 = _mm256_maddubs_epi16(lo, load32(y[i].qs + 64 * c));
             __m256i p1 = _mm256_maddubs_epi16(hi, load32(y[i].qs + 64 * c + 32));
-            p0 = _mm256_madd_epi16(p0, _mm256_set1_epi16(sc[2 * c]));
-            p1 = _mm256_madd_epi16(p1, _mm256_set1_epi16(sc[2 * c + 1]));
+            p0 = _mm256_madd_epi16(p0, pick16(sc16, 2 * c));
+            p1 = _mm256_madd_epi16(p1, pick16(sc16, 2 * c + 1));
             sumi = _mm256_add_epi32(sumi, _mm256_add_epi32(p0, p1));
         }
         acc = _mm256_fmadd_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(sumi), acc);
     }
     *s = sl_hsum_ps(acc) - accm;
+}
+
+/* q4_K tile: the sl_vec_dot_q4_k_avx2 arithmetic above, operation for
+ * operation per output, with each weight row's nibbles and scales unpacked
+ * once per super-block for RN tokens (prefill). */
+static inline __attribute__((always_inline)) void q4k_tile(float *out, const sl_block_q4_k *x, const char *xq,
+                                                           size_t x_row, int nb, const int RN) {
+    const __m256i m4 = _mm256_set1_epi8(0x0F);
+    __m256 acc[4];
+    float accm[4];
+    for (int t = 0; t < RN; t++) {
+        acc[t] = _mm256_setzero_ps();
+        accm[t] = 0;
+    }
+    for (int i = 0; i < nb; i++) {
+        uint64_t sc, mn;
+        k4_unpack(x[i].scales, &sc, &mn);
+        const float dx = sl_h2f(x[i].d), dmx = sl_h2f(x[i].dmin);
+        const __m256i sc16 = k4_scales16(sc);
+        __m256i lo[4], hi[4];
+        for (int c = 0; c < 4; c++) {
+            const __m256i q = load32(x[i].qs + 32 * c);
+            lo[c] = _mm256_and_si256(q, m4);
+            hi[c] = _mm256_and_si256(_mm256_srli_epi16(q, 4), m4);
+        }
+        for (int t = 0; t < RN; t++) {
+            const sl_block_q8_k *y = (const sl_block_q8_k *)(const void *)(xq + (size_t)t * x_row) + i;
+            const float d = y->d * dx;
+            accm[t] += y->d * dmx * k4_mins_dot(mn, y->bsums);
+            __m256i sumi = _mm256_setzero_si256();
+            for (int c = 0; c < 4; c++) {
+                __m256i p0 = _mm256_maddubs_epi16(lo[c], load32(y->qs + 64 * c));
+                __m256i p1 = _mm256_maddubs_epi16(hi[c], load32(y->qs + 64 * c + 32));
+                p0 = _mm256_madd_epi16(p0, pick16(sc16, 2 * c));
+                p1 = _mm256_madd_epi16(p1, pick16(sc16, 2 * c + 1));
+                sumi = _mm256_add_epi32(sumi, _mm256_add_epi32(p0, p1));
+            }
+            acc[t] = _mm256_fmadd_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(sumi), acc[t]);
+        }
+    }
+    for (int t = 0; t < RN; t++) out[t] = sl_hsum_ps(acc[t]) - accm[t];
+}
+
+void sl_gemm_q4_k_avx2(float *y, size_t ldy, const void *W, size_t w_row, const void *xq, size_t x_row, int nr,
+                       int nt, int K, bool acc) {
+    const int nb = K / SL_QK_K;
+    for (int r = 0; r < nr; r++) {
+        const sl_block_q4_k *x = (const void *)((const char *)W + (size_t)r * w_row);
+        float out[4];
+        int t = 0;
+        for (; t + 4 <= nt; t += 4) {
+            q4k_tile(out, x, (const char *)xq + (size_t)t * x_row, x_row, nb, 4);
+            for (int j = 0; j < 4; j++) y[(size_t)(t + j) * ldy + r] = acc ? y[(size_t)(t + j) * ldy + r] + out[j] : out[j];
+        }
+        for (; t < nt; t++) {
+            q4k_tile(out, x, (const char *)xq + (size_t)t * x_row, x_row, nb, 1);
+            y[(size_t)t * ldy + r] = acc ? y[(size_t)t * ldy + r] + out[0] : out[0];
+        }
+    }
 }
 
 void sl_vec_dot_q5_k_avx2(float *s, const void *vx, const void *vy, int64_t n) {
@@ -66,10 +143,11 @@ void sl_vec_dot_q5_k_avx2(float *s, const void *vx, const void *vy, int64_t n) {
     __m256 acc = _mm256_setzero_ps();
     float accm = 0;
     for (int64_t i = 0; i < n / SL_QK_K; i++) {
-        uint8_t sc[8], mn[8];
-        k4_unpack(x[i].scales, sc, mn);
+        uint64_t sc, mn;
+        k4_unpack(x[i].scales, &sc, &mn);
         const float d = y[i].d * sl_h2f(x[i].d);
         accm += y[i].d * sl_h2f(x[i].dmin) * k4_mins_dot(mn, y[i].bsums);
+        const __m256i sc16 = k4_scales16(sc);
         __m256i hb = load32(x[i].qh); /* shifted right by 2 per chunk: bits 0, 1 are live */
         __m256i sumi = _mm256_setzero_si256();
         for (int c = 0; c < 4; c++) {
@@ -81,8 +159,8 @@ void sl_vec_dot_q5_k_avx2(float *s, const void *vx, const void *vy, int64_t n) {
             const __m256i hi = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(q, 4), m4), h1);
             __m256i p0 = _mm256_maddubs_epi16(lo, load32(y[i].qs + 64 * c));
             __m256i p1 = _mm256_maddubs_epi16(hi, load32(y[i].qs + 64 * c + 32));
-            p0 = _mm256_madd_epi16(p0, _mm256_set1_epi16(sc[2 * c]));
-            p1 = _mm256_madd_epi16(p1, _mm256_set1_epi16(sc[2 * c + 1]));
+            p0 = _mm256_madd_epi16(p0, pick16(sc16, 2 * c));
+            p1 = _mm256_madd_epi16(p1, pick16(sc16, 2 * c + 1));
             sumi = _mm256_add_epi32(sumi, _mm256_add_epi32(p0, p1));
         }
         acc = _mm256_fmadd_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(sumi), acc);
@@ -90,34 +168,45 @@ void sl_vec_dot_q5_k_avx2(float *s, const void *vx, const void *vy, int64_t n) {
     *s = sl_hsum_ps(acc) - accm;
 }
 
-/* sum over 32 elements of (q - 32) * a, weighted per 16 by scales a0, a1. */
-static inline __m256i q6_part(__m256i q, __m256i a, int8_t s0, int8_t s1) {
-    const __m256i p = _mm256_sub_epi16(_mm256_maddubs_epi16(q, a), _mm256_maddubs_epi16(_mm256_set1_epi8(32), a));
-    return _mm256_madd_epi16(p, sl_combine128(_mm_set1_epi16(s0), _mm_set1_epi16(s1)));
-}
-
+/* q6_K: per 32-element part, (q - 32) * a summed in pairs by vpmaddubsw
+ * (q - 32 as q * a - 32 * a, both exact in int16: 63*127*2, 32*127*2) and
+ * weighted by the two 16-element sub-block scales with vpmaddwd. The scales,
+ * 16 signed bytes, are widened to int16 once per half; vpshufb then puts
+ * scale 2k in the low and 2k+1 in the high 128 bits of part k. */
 void sl_vec_dot_q6_k_avx2(float *s, const void *vx, const void *vy, int64_t n) {
     const sl_block_q6_k *x = vx;
     const sl_block_q8_k *y = vy;
-    const __m256i m4 = _mm256_set1_epi8(0x0F), m2 = _mm256_set1_epi8(3);
+    const __m256i m4 = _mm256_set1_epi8(0x0F), m2 = _mm256_set1_epi8(3), k32 = _mm256_set1_epi8(32);
+    /* int16 2k of the lane into the low lane, 2k + 1 into the high lane */
+    const __m256i pick[4] = {
+        _mm256_setr_epi8(0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 2, 3, 2, 3, 2, 3, 2, 3, 2, 3, 2, 3, 2, 3, 2, 3),
+        _mm256_setr_epi8(4, 5, 4, 5, 4, 5, 4, 5, 4, 5, 4, 5, 4, 5, 4, 5, 6, 7, 6, 7, 6, 7, 6, 7, 6, 7, 6, 7, 6, 7, 6, 7),
+        _mm256_setr_epi8(8, 9, 8, 9, 8, 9, 8, 9, 8, 9, 8, 9, 8, 9, 8, 9, 10, 11, 10, 11, 10, 11, 10, 11, 10, 11, 10, 11,
+                         10, 11, 10, 11),
+        _mm256_setr_epi8(12, 13, 12, 13, 12, 13, 12, 13, 12, 13, 12, 13, 12, 13, 12, 13, 14, 15, 14, 15, 14, 15, 14, 15,
+                         14, 15, 14, 15, 14, 15, 14, 15)};
     __m256 acc = _mm256_setzero_ps();
     for (int64_t i = 0; i < n / SL_QK_K; i++) {
+        const __m128i sc8 = _mm_loadu_si128((const __m128i *)x[i].scales);
         __m256i sumi = _mm256_setzero_si256();
         for (int h = 0; h < 2; h++) {
             const uint8_t *ql = x[i].ql + 64 * h, *qhp = x[i].qh + 32 * h;
-            const int8_t *sc = x[i].scales + 8 * h, *a = y[i].qs + 128 * h;
+            const int8_t *a = y[i].qs + 128 * h;
+            /* scales 8h..8h+7 as int16 in both lanes */
+            const __m256i sch = _mm256_broadcastsi128_si256(_mm_cvtepi8_epi16(h ? _mm_srli_si128(sc8, 8) : sc8));
             const __m256i la = load32(ql), lb = load32(ql + 32), qh = load32(qhp);
-            const __m256i q1 = _mm256_or_si256(_mm256_and_si256(la, m4), _mm256_slli_epi16(_mm256_and_si256(qh, m2), 4));
-            const __m256i q2 = _mm256_or_si256(_mm256_and_si256(lb, m4),
-                                               _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 2), m2), 4));
-            const __m256i q3 = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(la, 4), m4),
-                                               _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 4), m2), 4));
-            const __m256i q4 = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(lb, 4), m4),
-                                               _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 6), m2), 4));
-            sumi = _mm256_add_epi32(sumi, q6_part(q1, load32(a), sc[0], sc[1]));
-            sumi = _mm256_add_epi32(sumi, q6_part(q2, load32(a + 32), sc[2], sc[3]));
-            sumi = _mm256_add_epi32(sumi, q6_part(q3, load32(a + 64), sc[4], sc[5]));
-            sumi = _mm256_add_epi32(sumi, q6_part(q4, load32(a + 96), sc[6], sc[7]));
+            const __m256i q[4] = {
+                _mm256_or_si256(_mm256_and_si256(la, m4), _mm256_slli_epi16(_mm256_and_si256(qh, m2), 4)),
+                _mm256_or_si256(_mm256_and_si256(lb, m4), _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 2), m2), 4)),
+                _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(la, 4), m4),
+                                _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 4), m2), 4)),
+                _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(lb, 4), m4),
+                                _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 6), m2), 4))};
+            for (int k = 0; k < 4; k++) {
+                const __m256i av = load32(a + 32 * k);
+                const __m256i p = _mm256_sub_epi16(_mm256_maddubs_epi16(q[k], av), _mm256_maddubs_epi16(k32, av));
+                sumi = _mm256_add_epi32(sumi, _mm256_madd_epi16(p, _mm256_shuffle_epi8(sch, pick[k])));
+            }
         }
         acc = _mm256_fmadd_ps(_mm256_set1_ps(y[i].d * sl_h2f(x[i].d)), _mm256_cvtepi32_ps(sumi), acc);
     }

@@ -94,47 +94,23 @@ void sl_vec_dot_q8_0_avx2(float *s, const void *vx, const void *vy, int64_t n) {
     *s = sl_hsum_ps(_mm256_add_ps(acc0, acc1));
 }
 
-/* max |x[k]| over one 32-float block. */
-static inline float block_absmax(const float *x) {
-    const __m256 absmask = _mm256_castsi256_ps(_mm256_set1_epi32(0x7FFFFFFF));
-    __m256 m = _mm256_and_ps(_mm256_loadu_ps(x), absmask);
-    m = _mm256_max_ps(m, _mm256_and_ps(_mm256_loadu_ps(x + 8), absmask));
-    m = _mm256_max_ps(m, _mm256_and_ps(_mm256_loadu_ps(x + 16), absmask));
-    m = _mm256_max_ps(m, _mm256_and_ps(_mm256_loadu_ps(x + 24), absmask));
-    __m128 h = _mm_max_ps(_mm256_castps256_ps128(m), _mm256_extractf128_ps(m, 1));
-    h = _mm_max_ps(h, _mm_movehl_ps(h, h));
-    h = _mm_max_ss(h, _mm_movehdup_ps(h));
-    return _mm_cvtss_f32(h);
-}
-
-/* The block's 32 int8 quants roundf(x * id); *sum32 (when non-NULL) gets
- * their sum spread over 8 lanes. */
-static inline __m256i block_round(const float *x, float id, __m256i *sum32) {
-    const __m256 vid = _mm256_set1_ps(id);
-    __m256i q[4];
-    for (int k = 0; k < 4; k++)
-        q[k] = _mm256_cvtps_epi32(sl_roundf_ps(_mm256_mul_ps(_mm256_loadu_ps(x + 8 * k), vid)));
-    if (sum32) *sum32 = _mm256_add_epi32(_mm256_add_epi32(q[0], q[1]), _mm256_add_epi32(q[2], q[3]));
-    return sl_pack_i32x4_i8(q[0], q[1], q[2], q[3]);
-}
-
 void sl_from_float_q8_0_avx2(void *vy, const float *x, int64_t n) {
     sl_block_q8_0 *y = vy;
     for (int64_t i = 0; i < n / SL_QK8_0; i++, x += SL_QK8_0) {
-        const float d = block_absmax(x) / 127;
+        const float d = sl_block_absmax32(x) / 127;
         const float id = d ? 1.0f / d : 0.0f;
         y[i].d = sl_fp32_to_fp16(d);
-        _mm256_storeu_si256((__m256i *)y[i].qs, block_round(x, id, NULL));
+        _mm256_storeu_si256((__m256i *)y[i].qs, sl_block_round32(x, id, NULL));
     }
 }
 
 void sl_from_float_q8_1_avx2(void *vy, const float *x, int64_t n) {
     sl_block_q8_1 *y = vy;
     for (int64_t i = 0; i < n / SL_QK8_1; i++, x += SL_QK8_1) {
-        const float d = block_absmax(x) / 127;
+        const float d = sl_block_absmax32(x) / 127;
         const float id = d ? 1.0f / d : 0.0f;
         __m256i sum32;
-        _mm256_storeu_si256((__m256i *)y[i].qs, block_round(x, id, &sum32));
+        _mm256_storeu_si256((__m256i *)y[i].qs, sl_block_round32(x, id, &sum32));
         y[i].d = sl_fp32_to_fp16(d);
         y[i].s = sl_fp32_to_fp16((float)sl_hsum_epi32(sum32) * d);
     }

@@ -1,0 +1,70 @@
+/* gemm_dispatch.c — the tile kernels of each weight type, SIMD or reference,
+ * following the weight table's CPU detection (kernels/dispatch.c): the same
+ * level, and SL_FORCE_REF=1 selects the references here too. */
+#include <stddef.h>
+
+#include "kernels/gemm.h"
+#include "kernels/quant_isa.h"
+
+typedef struct {
+    sl_type type;
+    sl_gemm_kernel ref, avx2;
+} gemm_row;
+
+static const gemm_row ROWS[] = {
+    {SL_TYPE_Q4_0, {sl_gemm_q4_0_ref, SL_ACT_Q8S, 8}, {sl_gemm_q4_0_avx2, SL_ACT_Q8S, 8}},
+    {SL_TYPE_Q8_0, {sl_gemm_q8_0_ref, SL_ACT_Q8S, 8}, {sl_gemm_q8_0_avx2, SL_ACT_Q8S, 8}},
+    {SL_TYPE_F32, {sl_gemm_f32_ref, SL_ACT_F32, 4}, {sl_gemm_f32_avx2, SL_ACT_F32, 4}},
+    {SL_TYPE_F16, {sl_gemm_f16_ref, SL_ACT_F32, 4}, {sl_gemm_f16_avx2, SL_ACT_F32, 4}},
+    {SL_TYPE_Q4_K, {sl_gemm_q4_k_ref, SL_ACT_Q8K, 1}, {sl_gemm_q4_k_avx2, SL_ACT_Q8K, 1}},
+};
+#define N_ROWS (sizeof ROWS / sizeof ROWS[0])
+
+#if !defined(SL_NO_SIMD) && (defined(__x86_64__) || defined(__i386__))
+#define HAVE_AVX2_BUILD 1
+#endif
+
+static bool use_avx2(void) {
+#ifdef HAVE_AVX2_BUILD
+    sl_simd l = sl_simd_active();
+    return l == SL_SIMD_AVX2 || l == SL_SIMD_AVX512;
+#else
+    return false;
+#endif
+}
+
+static const sl_gemm_kernel *find(sl_type t, bool simd) {
+    for (size_t i = 0; i < N_ROWS; i++) {
+        if (ROWS[i].type != t) continue;
+#ifdef HAVE_AVX2_BUILD
+        if (simd) return &ROWS[i].avx2;
+#endif
+        return &ROWS[i].ref;
+    }
+    return NULL;
+}
+
+const sl_gemm_kernel *sl_gemm_get(sl_type t) { return find(t, use_avx2()); }
+const sl_gemm_kernel *sl_gemm_get_ref(sl_type t) { return find(t, false); }
+
+/* q8_K rows through the weight table's quantizer (the same bits at every level) */
+static void quant_q8k(void *xq, const float *x, int K) { sl_type_get(SL_TYPE_Q8_K)->from_float(xq, x, K); }
+static void quant_q8k_ref(void *xq, const float *x, int K) { sl_type_get_ref(SL_TYPE_Q8_K)->from_float(xq, x, K); }
+
+sl_act_quant_fn sl_act_quant_get(sl_act_format f) {
+    if (f == SL_ACT_Q8K) return quant_q8k;
+    if (f != SL_ACT_Q8S) return NULL;
+#ifdef HAVE_AVX2_BUILD
+    if (use_avx2()) return sl_quant_q8s_avx2;
+#endif
+    return sl_quant_q8s_ref;
+}
+
+sl_act_quant_fn sl_act_quant_get_ref(sl_act_format f) {
+    return f == SL_ACT_Q8S ? sl_quant_q8s_ref : f == SL_ACT_Q8K ? quant_q8k_ref : NULL;
+}
+
+size_t sl_act_row_bytes(sl_act_format f, int K) {
+    return f == SL_ACT_Q8S ? sl_q8s_row_bytes(K)
+         : f == SL_ACT_Q8K ? sl_row_size(SL_TYPE_Q8_K, K) : (size_t)K * sizeof(float);
+}

@@ -1,0 +1,127 @@
+/* gemm_ref.c — scalar references of the tile kernels (kernels/gemm.h).
+ * They do the very arithmetic of the SIMD kernels, in the same order, so the
+ * two agree bit for bit: integer block sums (exact) and one fused
+ * multiply-add chain per row for the q8s kernels; eight emulated lanes and
+ * the fixed lane sum for the float kernels. fmaf is the C library's fused
+ * multiply-add, rounded once like the vector instruction. */
+#include <math.h>
+#include <string.h>
+
+#include "kernels/gemm.h"
+#include "kernels/ref/quant_ref.h"
+#include "tensor/quant_blocks.h"
+
+/* The parts of a q8s row (see gemm.h). */
+static inline const int8_t *q8s_q(const void *row) { return row; }
+static inline const float *q8s_d(const void *row, int K) {
+    return (const float *)(const void *)((const char *)row + K);
+}
+static inline const int32_t *q8s_s(const void *row, int K) {
+    return (const int32_t *)(const void *)((const char *)row + K + (size_t)(K / 32) * 4);
+}
+
+void sl_quant_q8s_ref(void *xq, const float *x, int K) {
+    int8_t *q = xq;
+    float *d = (float *)(void *)((char *)xq + K);
+    int32_t *s = (int32_t *)(void *)((char *)xq + K + (size_t)(K / 32) * 4);
+    for (int b = 0; b < K / 32; b++) {
+        const float *xb = x + 32 * b;
+        float amax = 0;
+        for (int j = 0; j < 32; j++) amax = fmaxf(amax, fabsf(xb[j]));
+        const float db = amax / 127, id = db ? 1.0f / db : 0.0f;
+        int32_t sum = 0;
+        for (int j = 0; j < 32; j++) {
+            int v = (int)roundf(xb[j] * id);
+            q[32 * b + j] = (int8_t)v;
+            sum += v;
+        }
+        d[b] = sl_fp16_to_fp32(sl_fp32_to_fp16(db));
+        s[b] = sum;
+    }
+}
+
+static inline void store(float *y, float v, bool acc) { *y = acc ? *y + v : v; }
+
+void sl_gemm_q4_0_ref(float *y, size_t ldy, const void *W, size_t w_row, const void *xq,
+                      size_t x_row, int nr, int nt, int K, bool acc) {
+    const int nb = K / 32;
+    for (int t = 0; t < nt; t++) {
+        const void *xr = (const char *)xq + (size_t)t * x_row;
+        const int8_t *q = q8s_q(xr);
+        const float *d = q8s_d(xr, K);
+        const int32_t *s = q8s_s(xr, K);
+        for (int r = 0; r < nr; r++) {
+            const sl_block_q4_0 *w = (const void *)((const char *)W + (size_t)r * w_row);
+            float a = 0;
+            for (int b = 0; b < nb; b++) {
+                /* Nibbles as 0..15, the offset of 8 through the block sum. */
+                int32_t isum = 0;
+                for (int j = 0; j < 16; j++)
+                    isum += (w[b].qs[j] & 0xF) * q[32 * b + j] + (w[b].qs[j] >> 4) * q[32 * b + j + 16];
+                isum -= 8 * s[b];
+                a = fmaf((float)isum, sl_fp16_to_fp32(w[b].d) * d[b], a);
+            }
+            store(&y[(size_t)t * ldy + r], a, acc);
+        }
+    }
+}
+
+void sl_gemm_q8_0_ref(float *y, size_t ldy, const void *W, size_t w_row, const void *xq,
+                      size_t x_row, int nr, int nt, int K, bool acc) {
+    const int nb = K / 32;
+    for (int t = 0; t < nt; t++) {
+        const void *xr = (const char *)xq + (size_t)t * x_row;
+        const int8_t *q = q8s_q(xr);
+        const float *d = q8s_d(xr, K);
+        for (int r = 0; r < nr; r++) {
+            const sl_block_q8_0 *w = (const void *)((const char *)W + (size_t)r * w_row);
+            float a = 0;
+            for (int b = 0; b < nb; b++) {
+                int32_t isum = 0;
+                for (int j = 0; j < 32; j++) isum += w[b].qs[j] * q[32 * b + j];
+                a = fmaf((float)isum, sl_fp16_to_fp32(w[b].d) * d[b], a);
+            }
+            store(&y[(size_t)t * ldy + r], a, acc);
+        }
+    }
+}
+
+/* Eight lanes along K, summed as the AVX2 horizontal sum does, then the tail. */
+static inline float lanes_dot(const float *w, const uint16_t *wh, const float *x, int K) {
+    float l[8] = {0};
+    const int K8 = K & ~7;
+    for (int k = 0; k < K8; k++) l[k & 7] = fmaf(wh ? sl_fp16_to_fp32(wh[k]) : w[k], x[k], l[k & 7]);
+    float s = ((l[0] + l[4]) + (l[2] + l[6])) + ((l[1] + l[5]) + (l[3] + l[7]));
+    for (int k = K8; k < K; k++) s = fmaf(wh ? sl_fp16_to_fp32(wh[k]) : w[k], x[k], s);
+    return s;
+}
+
+void sl_gemm_f32_ref(float *y, size_t ldy, const void *W, size_t w_row, const void *xq,
+                     size_t x_row, int nr, int nt, int K, bool acc) {
+    for (int t = 0; t < nt; t++)
+        for (int r = 0; r < nr; r++)
+            store(&y[(size_t)t * ldy + r],
+                  lanes_dot((const float *)(const void *)((const char *)W + (size_t)r * w_row), NULL,
+                            (const float *)(const void *)((const char *)xq + (size_t)t * x_row), K),
+                  acc);
+}
+
+void sl_gemm_f16_ref(float *y, size_t ldy, const void *W, size_t w_row, const void *xq,
+                     size_t x_row, int nr, int nt, int K, bool acc) {
+    for (int t = 0; t < nt; t++)
+        for (int r = 0; r < nr; r++)
+            store(&y[(size_t)t * ldy + r],
+                  lanes_dot(NULL, (const uint16_t *)(const void *)((const char *)W + (size_t)r * w_row),
+                            (const float *)(const void *)((const char *)xq + (size_t)t * x_row), K),
+                  acc);
+}
+
+void sl_gemm_q4_k_ref(float *y, size_t ldy, const void *W, size_t w_row, const void *xq,
+                      size_t x_row, int nr, int nt, int K, bool acc) {
+    for (int t = 0; t < nt; t++)
+        for (int r = 0; r < nr; r++) {
+            float s;
+            sl_vec_dot_q4_k_ref(&s, (const char *)W + (size_t)r * w_row, (const char *)xq + (size_t)t * x_row, K);
+            store(&y[(size_t)t * ldy + r], s, acc);
+        }
+}

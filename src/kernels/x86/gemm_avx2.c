@@ -1,0 +1,364 @@
+/* gemm_avx2.c — AVX2 tile kernels (kernels/gemm.h); references in
+ * kernels/ref/gemm_ref.c give the same bits (tests/unit/test_gemm.c).
+ *
+ * q4_0 and q8_0: eight weight rows live in the eight lanes of a vector.
+ * Per 32-element block each row's integer dot with the activation quants is
+ * formed with vpmaddubsw / vpmaddwd and the rows' partial sums are folded
+ * together by vphaddd, so one int->float conversion, one scale vector (eight
+ * row scales times the block's activation scale) and one FMA serve eight
+ * rows, with no horizontal sum per row. Tokens of a tile reuse the unpacked
+ * weights; rows of a group reuse each activation load.
+ *
+ * q4_0 nibbles go in unsigned (0..15) and the offset of 8 is taken off the
+ * exact integer sum as 8 * (sum of the activation quants): the pair sums of
+ * vpmaddubsw stay within 2 * 15 * 127 (two of them added, 4 * 15 * 127).
+ * q8_0 uses |w| and sign(x, w): pair sums within 2 * 128 * 127.
+ *
+ * f32 and f16: eight lanes along K, an RM x RN tile of accumulators, one
+ * FMA chain per output; lanes summed by sl_hsum_ps. */
+#include <immintrin.h>
+#include <math.h>
+
+#include "kernels/gemm.h"
+#include "kernels/x86/avx2_util.h"
+#include "tensor/quant_blocks.h"
+
+#define INLINE static inline __attribute__((always_inline))
+/* The tile loops have compile-time trip counts; unrolled, their accumulator
+ * arrays live in registers. */
+#define UNROLL _Pragma("GCC unroll 8")
+
+/* ---- activations ---------------------------------------------------------------- */
+
+void sl_quant_q8s_avx2(void *xq, const float *x, int K) {
+    int8_t *q = xq;
+    float *d = (float *)(void *)((char *)xq + K);
+    int32_t *s = (int32_t *)(void *)((char *)xq + K + (size_t)(K / 32) * 4);
+    for (int b = 0; b < K / 32; b++, x += 32) {
+        const float db = sl_block_absmax32(x) / 127;
+        const float id = db ? 1.0f / db : 0.0f;
+        __m256i sum32;
+        _mm256_storeu_si256((__m256i *)(q + 32 * b), sl_block_round32(x, id, &sum32));
+        d[b] = sl_h2f(sl_fp32_to_fp16(db));
+        s[b] = sl_hsum_epi32(sum32);
+    }
+}
+
+/* ---- shared pieces of the 8-row kernels --------------------------------------------- */
+
+/* Writes lanes of v (lane i = row i) to y[0..n), adding when acc. */
+INLINE void store_rows(float *y, __m256 v, int n, bool acc) {
+    if (n == 8) {
+        if (acc) v = _mm256_add_ps(v, _mm256_loadu_ps(y));
+        _mm256_storeu_ps(y, v);
+        return;
+    }
+    float tmp[8];
+    _mm256_storeu_ps(tmp, v);
+    for (int i = 0; i < n; i++) y[i] = acc ? y[i] + tmp[i] : tmp[i];
+}
+
+/* Eight f16 scales, in this lane order, as floats. Packed in general
+ * registers first: the integer units are idle here, while inserting into a
+ * vector element by element queues on the few ports that move data across. */
+INLINE __m256 scales8(uint16_t a, uint16_t b, uint16_t c, uint16_t d, uint16_t e, uint16_t f, uint16_t g,
+                      uint16_t h) {
+    const uint64_t lo = (uint64_t)a | (uint64_t)b << 16 | (uint64_t)c << 32 | (uint64_t)d << 48;
+    const uint64_t hi = (uint64_t)e | (uint64_t)f << 16 | (uint64_t)g << 32 | (uint64_t)h << 48;
+    return _mm256_cvtph_ps(_mm_set_epi64x((long long)hi, (long long)lo));
+}
+
+/* The q8s parts of activation row t. */
+typedef struct {
+    const int8_t *q;
+    const float *d;
+    const int32_t *s;
+} q8s_row;
+
+INLINE q8s_row q8s_at(const void *xq, size_t x_row, int t, int K) {
+    const char *p = (const char *)xq + (size_t)t * x_row;
+    q8s_row r = {(const int8_t *)p, (const float *)(const void *)(p + K),
+                 (const int32_t *)(const void *)(p + K + (size_t)(K / 32) * 4)};
+    return r;
+}
+
+/* Software prefetch of the next 8-row group while this one is computed: the
+ * group's rows are 8 short streams (one row each) that the hardware
+ * prefetchers learn too late, while the next group is one contiguous run of
+ * 8 * w_row bytes. Per block the kernel consumes 8 blocks (8 * 18 or 8 * 34
+ * bytes); n lines (n * 64 bytes) per block keep ahead of that. Prefetches
+ * past the matrix are harmless (they never fault). */
+INLINE void prefetch_next(const char *pf, int b, const int n) {
+    if (!pf) return;
+    UNROLL
+    for (int i = 0; i < n; i++) _mm_prefetch(pf + ((size_t)b * n + i) * 64, _MM_HINT_T0);
+}
+
+/* ---- q4_0 --------------------------------------------------------------------------- */
+
+/* Four rows a, b, c, d of one block as four vectors of 8-element chunks:
+ * q[c] = [a(8c..8c+7) b(..) | c(..) d(..)], nibbles as 0..15. (Elements
+ * 0..15 are the low nibbles of qs[0..15], 16..31 the high ones.) */
+INLINE void q4_quad(const sl_block_q4_0 *a, const sl_block_q4_0 *b, const sl_block_q4_0 *c,
+                    const sl_block_q4_0 *d, __m256i q[4]) {
+    const __m256i m4 = _mm256_set1_epi8(0x0F);
+    const __m256i ac = sl_combine128(_mm_loadu_si128((const __m128i *)a->qs), _mm_loadu_si128((const __m128i *)c->qs));
+    const __m256i bd = sl_combine128(_mm_loadu_si128((const __m128i *)b->qs), _mm_loadu_si128((const __m128i *)d->qs));
+    const __m256i x0 = _mm256_unpacklo_epi64(ac, bd), x1 = _mm256_unpackhi_epi64(ac, bd);
+    q[0] = _mm256_and_si256(x0, m4);
+    q[1] = _mm256_and_si256(x1, m4);
+    q[2] = _mm256_and_si256(_mm256_srli_epi16(x0, 4), m4);
+    q[3] = _mm256_and_si256(_mm256_srli_epi16(x1, 4), m4);
+}
+
+/* 16 int16 sums, 4 per row in [a b | c d] order, of one quad and one token's
+ * 8-byte activation chunks y[c] (each repeated 4 times). */
+INLINE __m256i q4_quad_dot16(const __m256i q[4], const __m256i y[4]) {
+    const __m256i s01 = _mm256_add_epi16(_mm256_maddubs_epi16(q[0], y[0]), _mm256_maddubs_epi16(q[1], y[1]));
+    const __m256i s23 = _mm256_add_epi16(_mm256_maddubs_epi16(q[2], y[2]), _mm256_maddubs_epi16(q[3], y[3]));
+    return _mm256_add_epi16(s01, s23);
+}
+
+/* One tile: 8 rows (w) x RN tokens, accumulators in lane order
+ * [r0 r1 r4 r5 r2 r3 r6 r7], where one vphaddw of the two quads leaves the
+ * rows. The eight rows are unpacked once per block for all RN tokens. The
+ * int16 sums stay exact: a vpmaddubsw pair is at most 2 * 15 * 127, four
+ * chunks add up to 8 * 15 * 127 and vphaddw doubles that, to 30480. */
+INLINE void q4_0_tile(__m256 *out, const sl_block_q4_0 *const *w, const void *xq, size_t x_row, int t0,
+                      int K, const int RN, const char *pf) {
+    const int nb = K / 32;
+    q8s_row x[8];
+    __m256 acc[8];
+    UNROLL
+    for (int j = 0; j < RN; j++) {
+        x[j] = q8s_at(xq, x_row, t0 + j, K);
+        acc[j] = _mm256_setzero_ps();
+    }
+    const __m256i ones = _mm256_set1_epi16(1);
+    for (int b = 0; b < nb; b++) {
+        prefetch_next(pf, b, 3);
+        const __m256 dw = scales8(w[0][b].d, w[1][b].d, w[4][b].d, w[5][b].d, w[2][b].d, w[3][b].d, w[6][b].d,
+                                  w[7][b].d);
+        __m256i q0[4], q1[4];
+        q4_quad(&w[0][b], &w[1][b], &w[2][b], &w[3][b], q0);
+        q4_quad(&w[4][b], &w[5][b], &w[6][b], &w[7][b], q1);
+        UNROLL
+        for (int j = 0; j < RN; j++) {
+            const int8_t *yq = x[j].q + 32 * b;
+            __m256i y[4];
+            UNROLL
+            for (int c = 0; c < 4; c++) {
+                long long v;
+                memcpy(&v, yq + 8 * c, sizeof v);
+                y[c] = _mm256_set1_epi64x(v);
+            }
+            __m256i isum = _mm256_madd_epi16(_mm256_hadd_epi16(q4_quad_dot16(q0, y), q4_quad_dot16(q1, y)), ones);
+            isum = _mm256_sub_epi32(isum, _mm256_slli_epi32(_mm256_set1_epi32(x[j].s[b]), 3));
+            const __m256 scale = _mm256_mul_ps(dw, _mm256_set1_ps(x[j].d[b]));
+            acc[j] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(isum), scale, acc[j]);
+        }
+    }
+    /* lane order -> row order */
+    const __m256i perm = _mm256_setr_epi32(0, 1, 4, 5, 2, 3, 6, 7);
+    UNROLL
+    for (int j = 0; j < RN; j++) out[j] = _mm256_permutevar8x32_ps(acc[j], perm);
+}
+
+/* Row pointers of the group starting at r0; rows past nr repeat the last. */
+#define GROUP_ROWS(T, w, W, w_row, r0, nr)                                            \
+    const T *w[8];                                                                    \
+    for (int i_ = 0; i_ < 8; i_++) {                                                  \
+        int r_ = (r0) + i_ < (nr) ? (r0) + i_ : (nr) - 1;                             \
+        w[i_] = (const T *)(const void *)((const char *)(W) + (size_t)r_ * (w_row)); \
+    }
+
+void sl_gemm_q4_0_avx2(float *y, size_t ldy, const void *W, size_t w_row, const void *xq,
+                       size_t x_row, int nr, int nt, int K, bool acc) {
+    for (int r0 = 0; r0 < nr; r0 += 8) {
+        GROUP_ROWS(sl_block_q4_0, w, W, w_row, r0, nr);
+        /* the next group, when this call has one (another thread may own the rows after) */
+        const char *pf = r0 + 8 < nr ? (const char *)W + (size_t)(r0 + 8) * w_row : NULL;
+        const int n = nr - r0 < 8 ? nr - r0 : 8;
+        int t = 0;
+        __m256 out[8];
+        for (; t + 8 <= nt; t += 8) {
+            q4_0_tile(out, w, xq, x_row, t, K, 8, pf);
+            for (int j = 0; j < 8; j++) store_rows(y + (size_t)(t + j) * ldy + r0, out[j], n, acc);
+        }
+        for (; t + 4 <= nt; t += 4) {
+            q4_0_tile(out, w, xq, x_row, t, K, 4, pf);
+            for (int j = 0; j < 4; j++) store_rows(y + (size_t)(t + j) * ldy + r0, out[j], n, acc);
+        }
+        for (; t < nt; t++) {
+            q4_0_tile(out, w, xq, x_row, t, K, 1, pf);
+            store_rows(y + (size_t)t * ldy + r0, out[0], n, acc);
+        }
+    }
+}
+
+/* ---- q8_0 --------------------------------------------------------------------------- */
+
+/* Four rows a, b, c, d of one q8_0 block as four vectors of 8-element
+ * chunks: w[c] = [a(8c..8c+7) b(..) | c(..) d(..)] (as q4_quad). */
+INLINE void q8_quad(const sl_block_q8_0 *a, const sl_block_q8_0 *b, const sl_block_q8_0 *c,
+                    const sl_block_q8_0 *d, __m256i w[4]) {
+    const __m256i ac0 = sl_combine128(_mm_loadu_si128((const __m128i *)a->qs), _mm_loadu_si128((const __m128i *)c->qs));
+    const __m256i bd0 = sl_combine128(_mm_loadu_si128((const __m128i *)b->qs), _mm_loadu_si128((const __m128i *)d->qs));
+    const __m256i ac1 =
+        sl_combine128(_mm_loadu_si128((const __m128i *)(a->qs + 16)), _mm_loadu_si128((const __m128i *)(c->qs + 16)));
+    const __m256i bd1 =
+        sl_combine128(_mm_loadu_si128((const __m128i *)(b->qs + 16)), _mm_loadu_si128((const __m128i *)(d->qs + 16)));
+    w[0] = _mm256_unpacklo_epi64(ac0, bd0);
+    w[1] = _mm256_unpackhi_epi64(ac0, bd0);
+    w[2] = _mm256_unpacklo_epi64(ac1, bd1);
+    w[3] = _mm256_unpackhi_epi64(ac1, bd1);
+}
+
+/* One tile: 8 rows x RN tokens, lanes [r0 r1 r4 r5 r2 r3 r6 r7] as q4_0.
+ * Per chunk, |w| times the activations with w's sign (pairs within
+ * 2 * 128 * 127, so each chunk goes to int32 by vpmaddwd before adding). */
+INLINE void q8_0_tile(__m256 *out, const sl_block_q8_0 *const *w, const void *xq, size_t x_row, int t0,
+                      int K, const int RN, const char *pf) {
+    const int nb = K / 32;
+    const __m256i ones = _mm256_set1_epi16(1);
+    q8s_row x[4];
+    __m256 acc[4];
+    UNROLL
+    for (int j = 0; j < RN; j++) {
+        x[j] = q8s_at(xq, x_row, t0 + j, K);
+        acc[j] = _mm256_setzero_ps();
+    }
+    for (int b = 0; b < nb; b++) {
+        prefetch_next(pf, b, 5);
+        const __m256 dw = scales8(w[0][b].d, w[1][b].d, w[4][b].d, w[5][b].d, w[2][b].d, w[3][b].d, w[6][b].d,
+                                  w[7][b].d);
+        __m256i q0[4], q1[4], a0[4], a1[4];
+        q8_quad(&w[0][b], &w[1][b], &w[2][b], &w[3][b], q0);
+        q8_quad(&w[4][b], &w[5][b], &w[6][b], &w[7][b], q1);
+        UNROLL
+        for (int c = 0; c < 4; c++) {
+            a0[c] = _mm256_abs_epi8(q0[c]);
+            a1[c] = _mm256_abs_epi8(q1[c]);
+        }
+        UNROLL
+        for (int j = 0; j < RN; j++) {
+            const int8_t *yq = x[j].q + 32 * b;
+            __m256i s0 = _mm256_setzero_si256(), s1 = _mm256_setzero_si256();
+            UNROLL
+            for (int c = 0; c < 4; c++) {
+                long long v;
+                memcpy(&v, yq + 8 * c, sizeof v);
+                const __m256i yc = _mm256_set1_epi64x(v);
+                s0 = _mm256_add_epi32(s0, _mm256_madd_epi16(_mm256_maddubs_epi16(a0[c], _mm256_sign_epi8(yc, q0[c])), ones));
+                s1 = _mm256_add_epi32(s1, _mm256_madd_epi16(_mm256_maddubs_epi16(a1[c], _mm256_sign_epi8(yc, q1[c])), ones));
+            }
+            const __m256 scale = _mm256_mul_ps(dw, _mm256_set1_ps(x[j].d[b]));
+            acc[j] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(_mm256_hadd_epi32(s0, s1)), scale, acc[j]);
+        }
+    }
+    const __m256i perm = _mm256_setr_epi32(0, 1, 4, 5, 2, 3, 6, 7);
+    UNROLL
+    for (int j = 0; j < RN; j++) out[j] = _mm256_permutevar8x32_ps(acc[j], perm);
+}
+
+void sl_gemm_q8_0_avx2(float *y, size_t ldy, const void *W, size_t w_row, const void *xq,
+                       size_t x_row, int nr, int nt, int K, bool acc) {
+    for (int r0 = 0; r0 < nr; r0 += 8) {
+        GROUP_ROWS(sl_block_q8_0, w, W, w_row, r0, nr);
+        /* the next group, when this call has one (another thread may own the rows after) */
+        const char *pf = r0 + 8 < nr ? (const char *)W + (size_t)(r0 + 8) * w_row : NULL;
+        const int n = nr - r0 < 8 ? nr - r0 : 8;
+        int t = 0;
+        __m256 out[4];
+        for (; t + 4 <= nt; t += 4) {
+            q8_0_tile(out, w, xq, x_row, t, K, 4, pf);
+            for (int j = 0; j < 4; j++) store_rows(y + (size_t)(t + j) * ldy + r0, out[j], n, acc);
+        }
+        for (; t < nt; t++) {
+            q8_0_tile(out, w, xq, x_row, t, K, 1, pf);
+            store_rows(y + (size_t)t * ldy + r0, out[0], n, acc);
+        }
+    }
+}
+
+/* ---- f32 and f16 --------------------------------------------------------------------- */
+
+INLINE __m256 load_w(const void *w, int k, bool half) {
+    if (half) return _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)((const uint16_t *)w + k)));
+    return _mm256_loadu_ps((const float *)w + k);
+}
+INLINE float w_at(const void *w, int k, bool half) {
+    return half ? sl_h2f(((const uint16_t *)w)[k]) : ((const float *)w)[k];
+}
+
+/* RM rows x RN tokens; y[t * ldy + r]. */
+INLINE void float_tile(float *y, size_t ldy, const char *W, size_t w_row, const char *xq, size_t x_row,
+                       int K, bool acc, const int RM, const int RN, const bool half, const bool pf_ok) {
+    /* the next tile's rows, one contiguous run: 2 (f16) or 3 (f32) lines per
+     * step keep ahead of the RM * 16 or RM * 32 bytes a step reads */
+    const char *pf = W + (size_t)RM * w_row;
+    const int npf = RM >= 4 && pf_ok ? (half ? RM / 2 : RM * 3 / 4) : 0;
+    __m256 a[8][3];
+    UNROLL
+    for (int i = 0; i < RM; i++)
+        UNROLL
+        for (int j = 0; j < RN; j++) a[i][j] = _mm256_setzero_ps();
+    const int K8 = K & ~7;
+    for (int k = 0; k < K8; k += 8) {
+        for (int i = 0; i < npf; i++) _mm_prefetch(pf + ((size_t)(k / 8) * npf + i) * 64, _MM_HINT_T0);
+        __m256 xv[3];
+        UNROLL
+        for (int j = 0; j < RN; j++) xv[j] = _mm256_loadu_ps((const float *)(const void *)(xq + (size_t)j * x_row) + k);
+        UNROLL
+        for (int i = 0; i < RM; i++) {
+            const __m256 wv = load_w(W + (size_t)i * w_row, k, half);
+            UNROLL
+            for (int j = 0; j < RN; j++) a[i][j] = _mm256_fmadd_ps(wv, xv[j], a[i][j]);
+        }
+    }
+    UNROLL
+    for (int i = 0; i < RM; i++)
+        UNROLL
+        for (int j = 0; j < RN; j++) {
+            const void *wr = W + (size_t)i * w_row;
+            const float *xr = (const float *)(const void *)(xq + (size_t)j * x_row);
+            float s = sl_hsum_ps(a[i][j]);
+            for (int k = K8; k < K; k++) s = fmaf(w_at(wr, k, half), xr[k], s);
+            float *o = &y[(size_t)j * ldy + i];
+            *o = acc ? *o + s : s;
+        }
+}
+
+/* Tiles of 4 rows x 3 tokens (8 rows x 1 token for a lone token: eight
+ * chains hide the FMA latency), then the edges with the same chains. */
+INLINE void float_gemm(float *y, size_t ldy, const void *W, size_t w_row, const void *xq, size_t x_row,
+                       int nr, int nt, int K, bool acc, const bool half) {
+    const char *Wc = W, *xc = xq;
+    int r = 0;
+    if (nt == 1)
+        for (; r + 8 <= nr; r += 8)
+            float_tile(y + r, ldy, Wc + (size_t)r * w_row, w_row, xc, x_row, K, acc, 8, 1, half, r + 16 <= nr);
+    for (; r + 4 <= nr; r += 4) {
+        int t = 0;
+        for (; t + 3 <= nt; t += 3)
+            float_tile(y + (size_t)t * ldy + r, ldy, Wc + (size_t)r * w_row, w_row, xc + (size_t)t * x_row, x_row, K,
+                       acc, 4, 3, half, r + 8 <= nr);
+        for (; t < nt; t++)
+            float_tile(y + (size_t)t * ldy + r, ldy, Wc + (size_t)r * w_row, w_row, xc + (size_t)t * x_row, x_row, K,
+                       acc, 4, 1, half, r + 8 <= nr);
+    }
+    for (; r < nr; r++)
+        for (int t = 0; t < nt; t++)
+            float_tile(y + (size_t)t * ldy + r, ldy, Wc + (size_t)r * w_row, w_row, xc + (size_t)t * x_row, x_row, K,
+                       acc, 1, 1, half, false);
+}
+
+void sl_gemm_f32_avx2(float *y, size_t ldy, const void *W, size_t w_row, const void *xq,
+                      size_t x_row, int nr, int nt, int K, bool acc) {
+    float_gemm(y, ldy, W, w_row, xq, x_row, nr, nt, K, acc, false);
+}
+
+void sl_gemm_f16_avx2(float *y, size_t ldy, const void *W, size_t w_row, const void *xq,
+                      size_t x_row, int nr, int nt, int K, bool acc) {
+    float_gemm(y, ldy, W, w_row, xq, x_row, nr, nt, K, acc, true);
+}
