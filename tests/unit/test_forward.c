@@ -261,14 +261,18 @@ static void test_window_and_recompute_baselines(void) {
 }
 
 /* Quantized weights and f16 KV: the fast path quantizes activations (Q8)
- * and stores keys in f16; tolerances state what that costs. */
+ * while the reference uses the same dequantized weights with exact
+ * activations, so the error is dominated by 8-bit activations (about 3% of
+ * the logit scale on these random-weight models, for every quantized type:
+ * q8_0 measures 2.9e-2, q4_0 3.0e-2, q6_k 4.0e-2). A wrong block layout or
+ * kernel gives errors of order 1. Keys are stored in f16 too. */
 static void test_quantized_and_f16_kv(void) {
     struct {
         const char *name;
         double tol;
-    } types[] = {{"f16", 1e-3}, {"bf16", 1e-3}, {"q8_0", 3e-2}, {"q4_0", 6e-2},
+    } types[] = {{"f16", 1e-3}, {"bf16", 1e-3}, {"q8_0", 6e-2}, {"q4_0", 6e-2},
                  {"q4_1", 6e-2}, {"q5_0", 6e-2}, {"q5_1", 6e-2}, {"q4_k", 6e-2},
-                 {"q5_k", 6e-2}, {"q6_k", 4e-2}};
+                 {"q5_k", 6e-2}, {"q6_k", 6e-2}};
     for (size_t ti = 0; ti < sizeof types / sizeof types[0]; ti++) {
         sl_synth_params sp;
         sl_synth_params_default(&sp);
