@@ -14,38 +14,12 @@
 #include <string.h>
 
 #include "core/error.h"
+#include "core/le_bytes.h"
 
 #define BLOB_MAGIC "SLCH"
 #define BLOB_VERSION 1u
 #define BLOB_FIXED (5 * 4 + 4 * 8 + 8 * 4 + 8 + 8 + 8) /* through sys_len */
 
-static void put_u32(unsigned char *b, uint32_t v) {
-    for (int i = 0; i < 4; i++) b[i] = (unsigned char)(v >> (8 * i));
-}
-static void put_u64(unsigned char *b, uint64_t v) {
-    for (int i = 0; i < 8; i++) b[i] = (unsigned char)(v >> (8 * i));
-}
-static uint32_t get_u32(const unsigned char *b) {
-    uint32_t v = 0;
-    for (int i = 0; i < 4; i++) v |= (uint32_t)b[i] << (8 * i);
-    return v;
-}
-static uint64_t get_u64(const unsigned char *b) {
-    uint64_t v = 0;
-    for (int i = 0; i < 8; i++) v |= (uint64_t)b[i] << (8 * i);
-    return v;
-}
-static void put_f32(unsigned char *b, float f) {
-    uint32_t u;
-    memcpy(&u, &f, 4);
-    put_u32(b, u);
-}
-static float get_f32(const unsigned char *b) {
-    uint32_t u = get_u32(b);
-    float f;
-    memcpy(&f, &u, 4);
-    return f;
-}
 
 sl_status sl_chat_save(const sl_chat *c, const char *path, sl_error *err) {
     const chat_conv *v = &c->v;
@@ -54,31 +28,31 @@ sl_status sl_chat_save(const sl_chat *c, const char *path, sl_error *err) {
     unsigned char *b = malloc(len), *p = b;
     if (!b) return sl_fail(err, SL_ERR_NOMEM, "%s: out of memory", path);
     memcpy(p, BLOB_MAGIC, 4);
-    put_u32(p + 4, BLOB_VERSION);
-    put_u32(p + 8, (uint32_t)v->tmpl.family);
-    put_u32(p + 12, v->keep_system);
-    put_u32(p + 16, v->has_system);
+    sl_put_u32(p + 4, BLOB_VERSION);
+    sl_put_u32(p + 8, (uint32_t)v->tmpl.family);
+    sl_put_u32(p + 12, v->keep_system);
+    sl_put_u32(p + 16, v->has_system);
     p += 20;
     uint64_t dbits;
     memcpy(&dbits, &v->decode_s, 8);
     const uint64_t u64s[4] = {v->n_sys, v->turns, v->generated, dbits};
-    for (int i = 0; i < 4; i++, p += 8) put_u64(p, u64s[i]);
+    for (int i = 0; i < 4; i++, p += 8) sl_put_u64(p, u64s[i]);
     const sl_sampler_params *sp = &v->sampler_params;
-    put_f32(p, sp->temp);
-    put_u32(p + 4, (uint32_t)sp->top_k);
-    put_f32(p + 8, sp->top_p);
-    put_f32(p + 12, sp->min_p);
-    put_f32(p + 16, sp->repeat_penalty);
-    put_f32(p + 20, sp->presence_penalty);
-    put_f32(p + 24, sp->frequency_penalty);
-    put_u32(p + 28, (uint32_t)sp->penalty_last_n);
+    sl_put_f32(p, sp->temp);
+    sl_put_u32(p + 4, (uint32_t)sp->top_k);
+    sl_put_f32(p + 8, sp->top_p);
+    sl_put_f32(p + 12, sp->min_p);
+    sl_put_f32(p + 16, sp->repeat_penalty);
+    sl_put_f32(p + 20, sp->presence_penalty);
+    sl_put_f32(p + 24, sp->frequency_penalty);
+    sl_put_u32(p + 28, (uint32_t)sp->penalty_last_n);
     p += 32;
-    put_u64(p, sp->seed);
+    sl_put_u64(p, sp->seed);
     p += 8;
-    put_u64(p, v->n_bounds);
+    sl_put_u64(p, v->n_bounds);
     p += 8;
-    for (size_t i = 0; i < v->n_bounds; i++, p += 8) put_u64(p, chat_bound(v, i));
-    put_u64(p, sys_len);
+    for (size_t i = 0; i < v->n_bounds; i++, p += 8) sl_put_u64(p, chat_bound(v, i));
+    sl_put_u64(p, sys_len);
     p += 8;
     memcpy(p, v->system, sys_len);
     sl_status st = sl_session_state_save(v->s, v->smp, b, len, path, err);
@@ -93,34 +67,34 @@ static sl_status parse_blob(const sl_session_state *ss, chat_conv *v, sl_chat_fa
     const char *path = ss->path;
     if (!b || ss->app_len < BLOB_FIXED || memcmp(b, BLOB_MAGIC, 4) != 0)
         return sl_fail(err, SL_ERR_FORMAT, "%s: a session state file, but it holds no chat", path);
-    if (get_u32(b + 4) != BLOB_VERSION)
+    if (sl_get_u32(b + 4) != BLOB_VERSION)
         return sl_fail(err, SL_ERR_UNSUPPORTED, "%s: chat state version %u; this build reads %u",
-                       path, get_u32(b + 4), BLOB_VERSION);
-    uint32_t f = get_u32(b + 8);
+                       path, sl_get_u32(b + 4), BLOB_VERSION);
+    uint32_t f = sl_get_u32(b + 8);
     if (f >= SL_CHAT_FAMILY_COUNT)
         return sl_fail(err, SL_ERR_FORMAT, "%s: unknown chat template family %u", path, f);
     *family = (sl_chat_family)f;
-    v->keep_system = get_u32(b + 12) != 0;
-    v->has_system = get_u32(b + 16) != 0;
+    v->keep_system = sl_get_u32(b + 12) != 0;
+    v->has_system = sl_get_u32(b + 16) != 0;
     const unsigned char *p = b + 20;
-    v->n_sys = (size_t)get_u64(p);
-    v->turns = get_u64(p + 8);
-    v->generated = get_u64(p + 16);
-    uint64_t dbits = get_u64(p + 24);
+    v->n_sys = (size_t)sl_get_u64(p);
+    v->turns = sl_get_u64(p + 8);
+    v->generated = sl_get_u64(p + 16);
+    uint64_t dbits = sl_get_u64(p + 24);
     memcpy(&v->decode_s, &dbits, 8);
     p += 32;
     sl_sampler_params *sp = &v->sampler_params;
-    sp->temp = get_f32(p);
-    sp->top_k = (int32_t)get_u32(p + 4);
-    sp->top_p = get_f32(p + 8);
-    sp->min_p = get_f32(p + 12);
-    sp->repeat_penalty = get_f32(p + 16);
-    sp->presence_penalty = get_f32(p + 20);
-    sp->frequency_penalty = get_f32(p + 24);
-    sp->penalty_last_n = (int32_t)get_u32(p + 28);
-    sp->seed = get_u64(p + 32);
+    sp->temp = sl_get_f32(p);
+    sp->top_k = (int32_t)sl_get_u32(p + 4);
+    sp->top_p = sl_get_f32(p + 8);
+    sp->min_p = sl_get_f32(p + 12);
+    sp->repeat_penalty = sl_get_f32(p + 16);
+    sp->presence_penalty = sl_get_f32(p + 20);
+    sp->frequency_penalty = sl_get_f32(p + 24);
+    sp->penalty_last_n = (int32_t)sl_get_u32(p + 28);
+    sp->seed = sl_get_u64(p + 32);
     p += 40;
-    uint64_t n_bounds = get_u64(p);
+    uint64_t n_bounds = sl_get_u64(p);
     p += 8;
     size_t cap = chat_bounds_capacity(ss->params.n_window);
     if (n_bounds > cap || n_bounds > (uint64_t)(end - p) / 8)
@@ -132,7 +106,7 @@ static sl_status parse_blob(const sl_session_state *ss, chat_conv *v, sl_chat_fa
     const unsigned char *bp = p;
     uint64_t prev = 0;
     for (uint64_t i = 0; i < n_bounds; i++) {
-        uint64_t pos = get_u64(bp + 8 * i);
+        uint64_t pos = sl_get_u64(bp + 8 * i);
         if (pos > ss->n_fed || pos < prev)
             return sl_fail(err, SL_ERR_FORMAT, "%s: turn start %llu out of order or past the stream",
                            path, (unsigned long long)pos);
@@ -140,7 +114,7 @@ static sl_status parse_blob(const sl_session_state *ss, chat_conv *v, sl_chat_fa
     }
     p += 8 * n_bounds;
     if ((size_t)(end - p) < 8) return sl_fail(err, SL_ERR_FORMAT, "%s: chat state truncated", path);
-    uint64_t sys_len = get_u64(p);
+    uint64_t sys_len = sl_get_u64(p);
     p += 8;
     if (sys_len != (uint64_t)(end - p))
         return sl_fail(err, SL_ERR_FORMAT, "%s: system prompt of %llu bytes in %zu", path,
@@ -181,7 +155,7 @@ sl_status sl_chat_load(sl_chat *c, const char *path, sl_error *err) {
     if (st == SL_OK) st = sl_session_state_apply(&ss, nv.s, nv.smp, err);
     if (st == SL_OK) st = chat_conv_alloc_bounds(&nv, err);
     if (st == SL_OK)
-        for (size_t i = 0; i < n_bounds; i++) chat_bounds_push(&nv, get_u64(saved_bounds + 8 * i));
+        for (size_t i = 0; i < n_bounds; i++) chat_bounds_push(&nv, sl_get_u64(saved_bounds + 8 * i));
     sl_session_state_close(&ss);
     if (st != SL_OK) {
         chat_conv_free(&nv);

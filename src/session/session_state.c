@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "core/error.h"
+#include "core/le_bytes.h"
 #include "sampling/sampler_state.h"
 
 static const char MAGIC[8] = {'S', 'L', 'S', 'T', 'A', 'T', 'E', '\0'};
@@ -71,22 +72,6 @@ uint64_t sl_model_fingerprint(const sl_model *m) {
 
 /* ---- little-endian helpers ----------------------------------------------------- */
 
-static void put_u32(unsigned char *b, uint32_t v) {
-    for (int i = 0; i < 4; i++) b[i] = (unsigned char)(v >> (8 * i));
-}
-static void put_u64(unsigned char *b, uint64_t v) {
-    for (int i = 0; i < 8; i++) b[i] = (unsigned char)(v >> (8 * i));
-}
-static uint32_t get_u32(const unsigned char *b) {
-    uint32_t v = 0;
-    for (int i = 0; i < 4; i++) v |= (uint32_t)b[i] << (8 * i);
-    return v;
-}
-static uint64_t get_u64(const unsigned char *b) {
-    uint64_t v = 0;
-    for (int i = 0; i < 8; i++) v |= (uint64_t)b[i] << (8 * i);
-    return v;
-}
 
 /* ---- the model identity block ---------------------------------------------------- */
 
@@ -117,20 +102,20 @@ static void model_id_of(const sl_model *m, model_id *id) {
 
 static void model_id_put(unsigned char *b, const model_id *id) {
     memset(b, 0, ID_BYTES);
-    put_u64(b, id->fingerprint);
+    sl_put_u64(b, id->fingerprint);
     const uint32_t v[6] = {id->n_vocab, id->n_embd, id->n_layer, id->n_head, id->n_head_kv,
                            id->head_dim};
-    for (int i = 0; i < 6; i++) put_u32(b + 8 + 4 * i, v[i]);
+    for (int i = 0; i < 6; i++) sl_put_u32(b + 8 + 4 * i, v[i]);
     memcpy(b + 32, id->arch, strnlen(id->arch, ID_ARCH));
     memcpy(b + 32 + ID_ARCH, id->name, strnlen(id->name, ID_NAME));
 }
 
 static void model_id_get(const unsigned char *b, model_id *id) {
     memset(id, 0, sizeof *id);
-    id->fingerprint = get_u64(b);
+    id->fingerprint = sl_get_u64(b);
     uint32_t *v[6] = {&id->n_vocab, &id->n_embd, &id->n_layer, &id->n_head, &id->n_head_kv,
                       &id->head_dim};
-    for (int i = 0; i < 6; i++) *v[i] = get_u32(b + 8 + 4 * i);
+    for (int i = 0; i < 6; i++) *v[i] = sl_get_u32(b + 8 + 4 * i);
     memcpy(id->arch, b + 32, ID_ARCH);
     memcpy(id->name, b + 32 + ID_ARCH, ID_NAME);
     /* Saved strings may hold anything: keep them printable for messages. */
@@ -243,19 +228,19 @@ sl_status sl_session_state_save(const sl_session *s, const sl_sampler *smp, cons
     const uint32_t u32s[8] = {(uint32_t)s->p.policy, (uint32_t)s->p.kv_type, (uint32_t)s->p.n_sink,
                               (uint32_t)s->p.n_keep, s->p.allow_overflow ? 1u : 0u,
                               (uint32_t)c->n_layer, (uint32_t)c->kv_dim, (uint32_t)c->row_bytes};
-    for (int i = 0; i < 8; i++) put_u32(b + 4 * i, u32s[i]);
+    for (int i = 0; i < 8; i++) sl_put_u32(b + 4 * i, u32s[i]);
     b += 32;
     const uint64_t u64s[12] = {(uint64_t)s->p.n_window, (uint64_t)c->n_pinned, (uint64_t)c->n_ring,
                                s->n_fed, c->n_past, c->floor, pin_rows, ws, wn, hist_n,
                                sampler_len, app_len};
-    for (int i = 0; i < 12; i++) put_u64(b + 8 * i, u64s[i]);
+    for (int i = 0; i < 12; i++) sl_put_u64(b + 8 * i, u64s[i]);
     w_bytes(&w, fixed, sizeof fixed);
 
     if (recompute) {
         uint64_t W = (uint64_t)s->p.n_window, first = s->n_fed - hist_n;
         for (uint64_t i = 0; i < hist_n; i++) {
             unsigned char t[4];
-            put_u32(t, (uint32_t)s->hist[(first + i) % W]);
+            sl_put_u32(t, (uint32_t)s->hist[(first + i) % W]);
             w_bytes(&w, t, 4);
         }
     }
@@ -270,10 +255,10 @@ sl_status sl_session_state_save(const sl_session *s, const sl_sampler *smp, cons
     free(sampler);
 
     memcpy(header, MAGIC, 8);
-    put_u32(header + 8, SL_STATE_VERSION);
-    put_u32(header + 12, HEADER_BYTES);
-    put_u64(header + 16, w.n);
-    put_u32(header + 24, w.crc);
+    sl_put_u32(header + 8, SL_STATE_VERSION);
+    sl_put_u32(header + 12, HEADER_BYTES);
+    sl_put_u64(header + 16, w.n);
+    sl_put_u32(header + 24, w.crc);
     if (!w.failed && (fseek(fp, 0, SEEK_SET) != 0 || fwrite(header, 1, sizeof header, fp) != sizeof header))
         w.failed = true;
     if (fflush(fp) != 0 || fsync(fileno(fp)) != 0) w.failed = true;
@@ -318,21 +303,21 @@ sl_status sl_session_state_open(sl_session_state *st, const sl_model *m, const c
     if (size < HEADER_BYTES || memcmp(d, MAGIC, 8) != 0)
         return bad(st, err, SL_ERR_FORMAT, "%s: not a streamllm state file (%s)",
                    size < HEADER_BYTES ? "shorter than its header" : "bad magic");
-    uint32_t version = get_u32(d + 8);
+    uint32_t version = sl_get_u32(d + 8);
     if (version != SL_STATE_VERSION) {
         char msg[96];
         snprintf(msg, sizeof msg, "version %u; this build reads version %u", version,
                  SL_STATE_VERSION);
         return bad(st, err, SL_ERR_UNSUPPORTED, "%s: state file %s", msg);
     }
-    uint64_t payload = get_u64(d + 16);
-    if (get_u32(d + 12) != HEADER_BYTES || payload != size - HEADER_BYTES) {
+    uint64_t payload = sl_get_u64(d + 16);
+    if (sl_get_u32(d + 12) != HEADER_BYTES || payload != size - HEADER_BYTES) {
         char msg[128];
         snprintf(msg, sizeof msg, "header says %llu payload bytes, the file has %zu",
                  (unsigned long long)payload, size - HEADER_BYTES);
         return bad(st, err, SL_ERR_FORMAT, "%s: truncated or padded state file: %s", msg);
     }
-    uint32_t want = get_u32(d + 24), got = sl_crc32(0, d + HEADER_BYTES, (size_t)payload);
+    uint32_t want = sl_get_u32(d + 24), got = sl_crc32(0, d + HEADER_BYTES, (size_t)payload);
     if (want != got) {
         char msg[96];
         snprintf(msg, sizeof msg, "stored CRC-32 %08x, computed %08x", want, got);
@@ -355,12 +340,12 @@ sl_status sl_session_state_open(sl_session_state *st, const sl_model *m, const c
         return bad(st, err, SL_ERR_INVALID_ARG, "%s: %s", msg);
     }
     const unsigned char *b = p + ID_BYTES;
-    uint32_t policy = get_u32(b), kv_type = get_u32(b + 4), n_sink = get_u32(b + 8),
-             n_keep = get_u32(b + 12), overflow = get_u32(b + 16), n_layer = get_u32(b + 20),
-             kv_dim = get_u32(b + 24), row_bytes = get_u32(b + 28);
+    uint32_t policy = sl_get_u32(b), kv_type = sl_get_u32(b + 4), n_sink = sl_get_u32(b + 8),
+             n_keep = sl_get_u32(b + 12), overflow = sl_get_u32(b + 16), n_layer = sl_get_u32(b + 20),
+             kv_dim = sl_get_u32(b + 24), row_bytes = sl_get_u32(b + 28);
     b += 32;
     uint64_t v[12];
-    for (int i = 0; i < 12; i++) v[i] = get_u64(b + 8 * i);
+    for (int i = 0; i < 12; i++) v[i] = sl_get_u64(b + 8 * i);
     uint64_t n_window = v[0], n_pinned = v[1], n_ring = v[2];
     st->n_fed = v[3];
     st->n_past = v[4];
@@ -447,7 +432,7 @@ sl_status sl_session_state_open(sl_session_state *st, const sl_model *m, const c
                    "KV section size does not match the held rows");
     st->kv = p;
     for (uint64_t i = 0; i < st->hist_n; i++)
-        if (get_u32(st->hist + 4 * i) >= (uint32_t)m->hp.n_vocab)
+        if (sl_get_u32(st->hist + 4 * i) >= (uint32_t)m->hp.n_vocab)
             return bad(st, err, SL_ERR_FORMAT, "%s: inconsistent state file: %s",
                        "a history token is outside the vocabulary");
     return SL_OK;
@@ -504,7 +489,7 @@ sl_status sl_session_state_apply(const sl_session_state *st, sl_session *s, sl_s
     if (s->p.policy == SL_POLICY_RECOMPUTE && s->hist) {
         uint64_t W = (uint64_t)s->p.n_window, first = st->n_fed - st->hist_n;
         for (uint64_t i = 0; i < st->hist_n; i++)
-            s->hist[(first + i) % W] = (int32_t)get_u32(st->hist + 4 * i);
+            s->hist[(first + i) % W] = (int32_t)sl_get_u32(st->hist + 4 * i);
     }
     return SL_OK;
 }
