@@ -7,9 +7,11 @@
  * 2. The rows of all matrices are split across threads in contiguous runs of
  *    whole SIMD row groups, so each thread streams its own slice of the
  *    weights; a decode step costs one pool dispatch per fused product.
- * 3. Prefill runs tokens in blocks of TOKEN_BLOCK: the block's activations
- *    stay in L2 while the thread's weight rows go by, each row group unpacked
- *    once per tile of tokens (kernels/gemm.h).
+ * 3. Prefill runs tokens in blocks of at most TOKEN_BLOCK, as many as fit
+ *    ACT_L2_BYTES of activations: the block stays in L2 while the thread's
+ *    weight rows go by, each row group unpacked once per tile of tokens
+ *    (kernels/gemm.h). f32 activations of a wide layer (ffn_down: 22 KB a
+ *    token) get small blocks, q8s ones (1.06 bytes a value) large ones.
  * Products too small to pay for waking the workers (MACs < SERIAL_MACS) run
  * on the caller alone. Types without a tile kernel dot each output with the
  * type's vec_dot. Splits never change results: every output is computed by
@@ -24,6 +26,7 @@
 #define SCRATCH_ALIGN 64
 #define MAX_PARTS 4
 #define TOKEN_BLOCK 64
+#define ACT_L2_BYTES (192 * 1024)
 #define SERIAL_MACS (48 * 1024)
 #define GROUP 8 /* rows per split unit: a multiple of every kernel's row_align */
 
@@ -98,8 +101,10 @@ static void run_rows(const mm_job *j, int p, int r0, int r1) {
                 if (!mp->acc) mp->y[(size_t)t * mp->ldy + r] = 0;
         return;
     }
-    for (int t0 = 0; t0 < j->T; t0 += TOKEN_BLOCK) {
-        const int nt = j->T - t0 < TOKEN_BLOCK ? j->T - t0 : TOKEN_BLOCK;
+    int tb = (int)(ACT_L2_BYTES / (a->x_row ? a->x_row : 1));
+    tb = tb < 12 ? 12 : tb > TOKEN_BLOCK ? TOKEN_BLOCK : tb / 12 * 12; /* whole 4x3 and 8-token tiles */
+    for (int t0 = 0; t0 < j->T; t0 += tb) {
+        const int nt = j->T - t0 < tb ? j->T - t0 : tb;
         float *y = mp->y + (size_t)t0 * mp->ldy + r0;
         const char *xq = a->rows + (size_t)t0 * a->x_row;
         if (pp->kern) {

@@ -69,11 +69,8 @@ sl_status sl_kv_init(sl_kv_cache *c, sl_policy policy, int n_layer, int kv_dim, 
                        "(%.1f GiB); lower --window or --sinks",
                        policy_name(policy), (double)bytes / (1 << 20), slots,
                        (double)pages * (double)page / (1 << 30));
-    /* q8_0: slack of one row read as kv_dim * elem_size bytes, for code that
-     * sizes rows by elem_size (an upper bound for q8_0) */
-    const size_t slack = type == SL_KV_Q8_0 ? (size_t)kv_dim * c->elem_size : 0;
-    c->k = malloc(bytes + slack);
-    c->v = malloc(bytes + slack);
+    c->k = malloc(bytes);
+    c->v = malloc(bytes);
     if (!c->k || !c->v) {
         sl_kv_free(c);
         return sl_fail(err, SL_ERR_NOMEM,

@@ -34,7 +34,27 @@ INLINE void scores_float(float *s, const float *q, const void *k, size_t stride,
                          const int half) {
     const int D8 = D & ~7;
     const size_t bytes = (size_t)D * (half ? 2 : 4);
-    for (int i = 0; i < n; i++) {
+    int i = 0;
+    /* four keys at a time: four independent chains in flight, each key's
+     * chain the same as alone */
+    for (; i + 4 <= n; i += 4) {
+        for (int j = 0; j < 4; j++) prefetch_row(k, i + j, n, stride, bytes);
+        const char *k0 = (const char *)k + (size_t)i * stride;
+        __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+        for (int d = 0; d < D8; d += 8) {
+            const __m256 qv = _mm256_loadu_ps(q + d);
+            a0 = _mm256_fmadd_ps(qv, load8(k0, d, half), a0);
+            a1 = _mm256_fmadd_ps(qv, load8(k0 + stride, d, half), a1);
+            a2 = _mm256_fmadd_ps(qv, load8(k0 + 2 * stride, d, half), a2);
+            a3 = _mm256_fmadd_ps(qv, load8(k0 + 3 * stride, d, half), a3);
+        }
+        float v[4] = {sl_hsum_ps(a0), sl_hsum_ps(a1), sl_hsum_ps(a2), sl_hsum_ps(a3)};
+        for (int j = 0; j < 4; j++) {
+            for (int d = D8; d < D; d++) v[j] = fmaf(q[d], at(k0 + (size_t)j * stride, d, half), v[j]);
+            s[i + j] = v[j] * scale;
+        }
+    }
+    for (; i < n; i++) {
         prefetch_row(k, i, n, stride, bytes);
         const void *kr = (const char *)k + (size_t)i * stride;
         __m256 acc = _mm256_setzero_ps();
