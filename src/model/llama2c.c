@@ -15,6 +15,7 @@
 #include "core/mapped_file.h"
 #include "gguf/gguf.h"
 #include "model/gguf_names.h"
+#include "model/spm_vocab_keys.h"
 #include "tensor/quant.h"
 
 #define V0_HEADER_BYTES 28u   /* 7 x int32 */
@@ -349,18 +350,8 @@ static sl_status set_meta(sl_gguf_writer *w, const sl_llama2c_config *c, const c
     SET(sl_gguf_writer_set_f32(w, K(KEY_RMS_EPS), 1e-5f));
     SET(sl_gguf_writer_set_u32(w, K(KEY_VOCAB_SIZE), (uint32_t)c->vocab_size));
 #undef K
-    SET(sl_gguf_writer_set_str(w, KEY_TOK_MODEL, "llama"));
-    SET(sl_gguf_writer_set_arr_str(w, KEY_TOK_TOKENS, (const char *const *)v->text, v->len,
-                                   (uint64_t)v->n));
-    SET(sl_gguf_writer_set_arr(w, KEY_TOK_SCORES, SL_GGUF_FLOAT32, v->score, (uint64_t)v->n));
-    SET(sl_gguf_writer_set_arr(w, KEY_TOK_TYPES, SL_GGUF_INT32, v->type, (uint64_t)v->n));
-    /* run.c hard-codes BOS 1 and EOS 2; SentencePiece puts <unk> at 0. */
-    SET(sl_gguf_writer_set_u32(w, KEY_TOK_BOS, 1));
-    SET(sl_gguf_writer_set_u32(w, KEY_TOK_EOS, 2));
-    SET(sl_gguf_writer_set_u32(w, KEY_TOK_UNK, 0));
-    SET(sl_gguf_writer_set_bool(w, KEY_TOK_ADD_BOS, true));
-    SET(sl_gguf_writer_set_bool(w, KEY_TOK_ADD_EOS, false));
-    SET(sl_gguf_writer_set_bool(w, KEY_TOK_ADD_SPACE, true));
+    SET(sl_write_spm_vocab_keys(w, (const char *const *)v->text, v->len, v->score, v->type,
+                                (uint64_t)v->n));
 #undef SET
     return st;
 }

@@ -13,6 +13,7 @@
 #include "core/error.h"
 #include "gguf/gguf.h"
 #include "model/gguf_names.h"
+#include "model/spm_vocab_keys.h"
 #include "tensor/quant.h"
 #include "tokenizer/tokenizer.h"
 
@@ -452,17 +453,8 @@ static sl_status set_hparams(sl_gguf_writer *w, const sl_synth_params *p, int n_
 static sl_status set_synth_vocab(sl_gguf_writer *w, const vocab *v) {
     sl_status st = SL_OK;
 #define SET(call) do { if (st == SL_OK) st = (call); } while (0)
-    SET(sl_gguf_writer_set_str(w, KEY_TOK_MODEL, "llama"));
-    SET(sl_gguf_writer_set_arr_str(w, KEY_TOK_TOKENS, (const char *const *)v->text, NULL,
-                                   (uint64_t)v->n));
-    SET(sl_gguf_writer_set_arr(w, KEY_TOK_SCORES, SL_GGUF_FLOAT32, v->score, (uint64_t)v->n));
-    SET(sl_gguf_writer_set_arr(w, KEY_TOK_TYPES, SL_GGUF_INT32, v->type, (uint64_t)v->n));
-    SET(sl_gguf_writer_set_u32(w, KEY_TOK_BOS, 1));
-    SET(sl_gguf_writer_set_u32(w, KEY_TOK_EOS, 2));
-    SET(sl_gguf_writer_set_u32(w, KEY_TOK_UNK, 0));
-    SET(sl_gguf_writer_set_bool(w, KEY_TOK_ADD_BOS, true));
-    SET(sl_gguf_writer_set_bool(w, KEY_TOK_ADD_EOS, false));
-    SET(sl_gguf_writer_set_bool(w, KEY_TOK_ADD_SPACE, true));
+    SET(sl_write_spm_vocab_keys(w, (const char *const *)v->text, NULL, v->score, v->type,
+                                (uint64_t)v->n));
 #undef SET
     return st;
 }
