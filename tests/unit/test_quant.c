@@ -624,7 +624,10 @@ static void test_zero_and_extremes(void) {
         for (int i = 0; i < 512; i++)
             if (y[i] != 0) { T_CHECK(0, "%s: zero -> %g", sl_type_name(RUN_TYPES[k]), y[i]); break; }
     }
+    /* -3 must be the block's extreme whatever the shared generator's state
+     * (earlier cases draw more numbers on CPUs with more SIMD levels) */
     fill_weights(x, 32, 1.0f);
+    for (int i = 0; i < 32; i++) x[i] = fmaxf(-2.5f, fminf(2.5f, x[i]));
     x[9] = -3.0f;
     static const sl_type sym[] = {SL_TYPE_Q4_0, SL_TYPE_Q5_0, SL_TYPE_Q8_0};
     for (int k = 0; k < 3; k++) {
