@@ -4,6 +4,7 @@
 
 #include <pthread.h>
 #include <sched.h>
+#include <stdbool.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,6 +25,12 @@ static inline void cpu_relax(void) {
 #endif
 }
 
+/* Who runs share ith of a run: the last generation it was claimed in, one
+ * cache line each, so claims do not bounce a line that others spin on. */
+typedef struct {
+    _Alignas(64) atomic_uint gen;
+} share_claim;
+
 /* The job (generation, fn, ctx) is written by the caller and read by every
  * worker; n_done is written by every worker and read by the caller. They sit
  * on separate cache lines, so finishing workers do not invalidate the line
@@ -33,13 +40,26 @@ struct sl_pool {
     sl_pool_fn fn;
     void *ctx;
     atomic_int stop;
-    _Alignas(64) atomic_int n_done;      /* workers finished in this generation */
+    _Alignas(64) atomic_int n_done;      /* shares workers finished in this generation */
     atomic_int n_sleeping;
     _Alignas(64) int n_threads;
     pthread_t *threads;                  /* (n_threads - 1) workers */
+    share_claim *claim;                  /* (n_threads) */
     pthread_mutex_t mu;
     pthread_cond_t cv;
 };
+
+/* Takes share ith of generation g unless someone has (the caller or its
+ * worker, whoever comes first). A claim newer than g means this worker woke
+ * up so late that the caller has moved on: nothing to do either. */
+static bool claim_share(sl_pool *p, int ith, unsigned g) {
+    atomic_uint *c = &p->claim[ith].gen;
+    unsigned cur = atomic_load_explicit(c, memory_order_relaxed);
+    while ((int)(cur - g) < 0)
+        if (atomic_compare_exchange_weak_explicit(c, &cur, g, memory_order_acq_rel, memory_order_relaxed))
+            return true;
+    return false;
+}
 
 typedef struct {
     sl_pool *pool;
@@ -73,6 +93,9 @@ static void *worker_main(void *arg_) {
         }
         if (atomic_load(&p->stop)) break;
         seen = g;
+        /* fn and ctx are those of g: the caller cannot start another run
+         * while a share it did not take itself is unfinished */
+        if (!claim_share(p, ith, g)) continue;
         p->fn(p->ctx, ith, p->n_threads);
         atomic_fetch_add_explicit(&p->n_done, 1, memory_order_acq_rel);
     }
@@ -92,10 +115,13 @@ sl_status sl_pool_create(sl_pool **out, int n_threads, sl_error *err) {
     pthread_cond_init(&p->cv, NULL);
     if (n_threads > 1) {
         p->threads = calloc((size_t)n_threads - 1, sizeof *p->threads);
-        if (!p->threads) {
+        p->claim = aligned_alloc(64, (size_t)n_threads * sizeof *p->claim);
+        if (!p->threads || !p->claim) {
+            p->n_threads = 1; /* no worker to join */
             sl_pool_free(p);
             return sl_fail(err, SL_ERR_NOMEM, "thread pool: out of memory");
         }
+        for (int i = 0; i < n_threads; i++) atomic_init(&p->claim[i].gen, 0);
     }
     for (int i = 1; i < n_threads; i++) {
         worker_arg *a = malloc(sizeof *a);
@@ -122,6 +148,7 @@ void sl_pool_free(sl_pool *p) {
     pthread_mutex_unlock(&p->mu);
     for (int i = 1; i < p->n_threads; i++) pthread_join(p->threads[i - 1], NULL);
     free(p->threads);
+    free(p->claim);
     pthread_mutex_destroy(&p->mu);
     pthread_cond_destroy(&p->cv);
     free(p);
@@ -137,16 +164,23 @@ void sl_pool_run(sl_pool *p, sl_pool_fn fn, void *ctx) {
     p->fn = fn;
     p->ctx = ctx;
     atomic_store_explicit(&p->n_done, 0, memory_order_relaxed);
-    atomic_fetch_add_explicit(&p->generation, 1, memory_order_release);
+    const unsigned g = atomic_fetch_add_explicit(&p->generation, 1, memory_order_release) + 1;
     if (atomic_load(&p->n_sleeping) > 0) {
         pthread_mutex_lock(&p->mu);
         pthread_cond_broadcast(&p->cv);
         pthread_mutex_unlock(&p->mu);
     }
     fn(ctx, 0, p->n_threads);
+    /* Shares whose workers have not started: run them here rather than wait
+     * for a worker to wake up or to get a core back. */
+    int by_workers = 0;
+    for (int i = 1; i < p->n_threads; i++) {
+        if (claim_share(p, i, g)) fn(ctx, i, p->n_threads);
+        else by_workers++;
+    }
     int spins = 0;
     double t0 = 0;
-    while (atomic_load_explicit(&p->n_done, memory_order_acquire) < p->n_threads - 1) {
+    while (atomic_load_explicit(&p->n_done, memory_order_acquire) < by_workers) {
         if (++spins % CHECK_EVERY != 0) {
             cpu_relax();
             continue;

@@ -2,6 +2,12 @@
  *
  * sl_pool_run(pool, fn, ctx) calls fn(ctx, ith, nth) once for every ith in
  * [0, nth) and returns when all calls are done; the calling thread runs ith 0.
+ * Worker ith runs share ith unless the caller gets to it first: when the
+ * caller is done with its own share it runs, one after the other, every
+ * share whose worker has not started yet (asleep, or waiting for a core
+ * that another process holds), instead of waiting for that worker. So fn
+ * must not make shares wait for one another (no barriers inside fn); what a
+ * share computes must depend on ith only, never on the thread running it.
  * Workers spin briefly on an atomic generation counter before sleeping, so a
  * decode step that issues dozens of small matvecs pays no futex round trip
  * per op (the cost that makes tiny models slow in graph-based engines).

@@ -22,7 +22,10 @@
 #define SL_EXP_P5 5.0000001201e-1f
 
 static inline float sl_expf_cephes(float x) {
-    x = fminf(fmaxf(x, -87.0f), 88.0f);
+    /* max then min, as vmaxps/vminps do (a NaN becomes -87); written as
+     * comparisons so that no libm call is made */
+    x = x > -87.0f ? x : -87.0f;
+    x = x < 88.0f ? x : 88.0f;
     const float n = nearbyintf(x * SL_EXP_LOG2E);
     float r = fmaf(n, -SL_EXP_LN2_HI, x);
     r = fmaf(n, -SL_EXP_LN2_LO, r);

@@ -11,19 +11,34 @@
  * Summation order (shared by reference and SIMD): dot products keep eight
  * lanes along D (lane j sums elements j, j+8, ... with fused multiply-adds;
  * q8_0 adds d * (q * k) block by block), summed as
- * ((l0+l4)+(l2+l6)) + ((l1+l5)+(l3+l7)); D % 8 is zero for the SIMD path
- * (other D use the references). */
+ * ((l0+l4)+(l2+l6)) + ((l1+l5)+(l3+l7)), then the D % 8 tail in order.
+ * The SIMD scores do eight keys at a time and sum their lanes together
+ * (a transpose), in that same order. Weighted sums: one fused multiply-add
+ * per key and element, with the weight (w[i] * ws) rounded first, in
+ * C = sl_attn_accum_chains(D) chains from 0: key i goes to chain i % C
+ * (i counting across all runs of the call, so how the keys are split into
+ * runs never changes the bits), and the chains end as c0, c0 + c1 or
+ * (c0 + c1) + (c2 + c3). A short row (head_dim 8) would otherwise wait out
+ * the latency of one multiply-add per key. */
 #ifndef SL_KERNELS_ATTN_H
 #define SL_KERNELS_ATTN_H
 
 #include <stddef.h>
 #include <stdint.h>
 
+/* A run of n rows of one head from p on, the call's stride apart. */
+typedef struct {
+    const void *p;
+    int n;
+} sl_attn_rows;
+
 typedef struct {
     /* s[i] = scale * dot(q, key i), i < n; key i at k + i * stride bytes */
     void (*scores)(float *s, const float *q, const void *k, size_t stride, int n, int D, float scale);
-    /* o[d] += sum_i w[i] * value_i[d], keys in order i = 0 .. n-1 */
-    void (*accum)(float *o, const float *w, const void *v, size_t stride, int n, int D);
+    /* o[d] = sum_i (w[i] * ws) * value_i[d] (chains above) over the keys of
+     * runs r[0..nr) in order, i counting across them; ws: the softmax's
+     * 1 / sum, so the weights need no pass of their own */
+    void (*accum)(float *o, const float *w, float ws, const sl_attn_rows *r, int nr, size_t stride, int D);
     /* y (D elements of the cache type) = x (D floats) */
     void (*store)(void *y, const float *x, int D);
 } sl_attn_row_ops;
@@ -35,6 +50,10 @@ typedef struct {
     /* x[i] = exp(x[i] - mx) for i < n; returns the sum (8 lanes, then the tail) */
     float (*exp_sum)(float *x, int n, float mx);
 } sl_attn_kernels;
+
+/* Chains per weighted sum (above): as many as keep up to 8 registers of
+ * accumulators busy, at most 4. */
+static inline int sl_attn_accum_chains(int D) { return D <= 16 ? 4 : D <= 32 ? 2 : 1; }
 
 const sl_attn_kernels *sl_attn_kernels_get(void);
 const sl_attn_kernels *sl_attn_kernels_ref(void);

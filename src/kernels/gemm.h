@@ -6,13 +6,14 @@
  *
  * A kernel computes, for r < nr and t < nt,
  *     y[t * ldy + r]  =  (or +=, when acc)  dot(W row r, x row t)
- * from weight rows at W + r * w_row and activation rows at xq + t * x_row,
- * prepared by the kernel's activation quantizer. Every output is computed by
+ * from weight rows at W + r * w_row and activation rows at xq + t * x_row
+ * (f32t: tiles of 3 tokens, x_row apart, below), prepared by the kernel's
+ * activation quantizer. Every output is computed by
  * the same sequence of operations whatever nr, nt and the tile it falls in,
  * so a token gives the same bits alone (decode) as inside a batch (prefill),
  * and the row and token split across threads never changes a result.
  *
- * Two families:
+ * Three families:
  *  - Q8S kernels (q4_0, q8_0 weights): activations in the q8s row format
  *    below. Per 32-element block, the integer dot of weights and activation
  *    quants is exact; each row keeps one float accumulator over blocks:
@@ -20,13 +21,22 @@
  *    SIMD versions put 8 weight rows in the 8 lanes of a vector, so there is
  *    no horizontal sum per row and one scale vector serves 8 rows; the
  *    scalar references do the same arithmetic and give the same bits.
- *  - Float kernels (f32, f16 weights, f32 activations): 8 lanes along K, one
- *    fused multiply-add chain per lane, the lanes summed as
- *    ((l0+l4)+(l2+l6)) + ((l1+l5)+(l3+l7)), then the K % 8 tail in order.
- *    The references emulate the lanes exactly.
- *  - q4_K: its AVX2 vec_dot's very arithmetic per output (q8_K activations),
- *    each weight row unpacked once for 4 tokens; the reference is the
- *    reference vec_dot per output.
+ *  - Float kernels (f32, f16 weights, f32 activations in f32t tiles): 8
+ *    lanes along K, one fused multiply-add chain per lane, the lanes summed
+ *    as ((l0+l4)+(l2+l6)) + ((l1+l5)+(l3+l7)), then the K % 8 tail in
+ *    order. The references emulate the lanes exactly. The SIMD versions
+ *    carry the lanes of a block of outputs across K blocks on the stack
+ *    (about 80 KB).
+ *  - K-quants (q4_K, q5_K, q6_K weights, q8_K activations): per 256-element
+ *    super-block the integer sum over its sub-blocks, each weighted by its
+ *    integer scale, is exact; each output keeps one float accumulator:
+ *        acc = fma(-(float)msum_i, dmin_w[i] * d_x[i], acc)  (q4_K, q5_K)
+ *        acc = fma((float)isum_i,  d_w[i] * d_x[i],    acc)
+ *    msum_i = sum_j m_j * (bsums of sub-block j), the min term; q6_K's
+ *    quants count as q - 32 and it has no min term. SIMD versions hold 8
+ *    rows in the lanes as the Q8S kernels do, unpacking each row group once
+ *    per super-block for every token of a tile; kernels/ref/gemm_k_ref.c
+ *    spells the arithmetic out and gives the same bits.
  * Other types have no tile kernel here: sl_matmul runs their vec_dot per
  * output (see matmul.c). */
 #ifndef SL_KERNELS_GEMM_H
@@ -43,6 +53,7 @@ typedef enum {
     SL_ACT_F32 = 0, /* x as is */
     SL_ACT_Q8S,     /* q8s rows, below */
     SL_ACT_Q8K,     /* q8_K blocks (the K-quants' vec_dot type) */
+    SL_ACT_F32T,    /* f32 in tiles of 3 tokens, below (the float kernels) */
     SL_ACT_COUNT
 } sl_act_format;
 
@@ -56,6 +67,36 @@ static inline size_t sl_q8s_row_bytes(int K) {
     size_t b = (size_t)K + (size_t)(K / 32) * 8;
     return (b + 63) & ~(size_t)63;
 }
+
+/* f32t: the activations of T tokens as tiles of SL_F32T_TOKENS tokens; tile
+ * u (tokens 3u, 3u + 1, 3u + 2) holds, with K8 = K & ~7,
+ *   float v[K8 / 8][3][8]    columns 8s..8s+7 of each token in turn
+ *   float tail[3][K - K8]    the last K % 8 columns of each token
+ * and tiles are sl_f32t_tile_bytes(K) apart. Tokens past T in the last
+ * tile repeat token T - 1. The values are x's own (a copy, no rounding); the
+ * layout lets the float kernels read the 3 tokens of a register tile as one
+ * sequential run, and a whole batch's activations are laid out once per
+ * product instead of once per block of weight rows. */
+#define SL_F32T_TOKENS 3
+static inline size_t sl_f32t_tile_bytes(int K) {
+    /* one spare line, so that tiles a power of two apart do not all fall on
+     * the same cache sets */
+    return ((size_t)SL_F32T_TOKENS * (size_t)K * sizeof(float) + 63) / 64 * 64 + 64;
+}
+/* Token t's 8-column groups (group s at + 24 s) and tail, in f32t tiles. */
+static inline const float *sl_f32t_main(const void *xq, size_t tile_bytes, int t) {
+    return (const float *)(const void *)((const char *)xq + (size_t)(t / SL_F32T_TOKENS) * tile_bytes) +
+           (t % SL_F32T_TOKENS) * 8;
+}
+static inline const float *sl_f32t_tail(const void *xq, size_t tile_bytes, int t, int K) {
+    const int K8 = K & ~7;
+    return (const float *)(const void *)((const char *)xq + (size_t)(t / SL_F32T_TOKENS) * tile_bytes) +
+           (size_t)SL_F32T_TOKENS * K8 + (size_t)(t % SL_F32T_TOKENS) * (K - K8);
+}
+/* Writes token t of T (x: its K values) into the f32t tiles at xq; the last
+ * token also fills the rest of its tile. Tokens can be written in any order
+ * and by different threads. */
+void sl_pack_f32t(void *xq, const float *x, int t, int T, int K);
 
 typedef void (*sl_act_quant_fn)(void *xq, const float *x, int K);
 typedef void (*sl_gemm_fn)(float *y, size_t ldy, const void *W, size_t w_row, const void *xq,
@@ -75,7 +116,7 @@ const sl_gemm_kernel *sl_gemm_get_ref(sl_type t);
 /* Activation quantizer of a format (NULL for SL_ACT_F32), active or reference. */
 sl_act_quant_fn sl_act_quant_get(sl_act_format f);
 sl_act_quant_fn sl_act_quant_get_ref(sl_act_format f);
-/* Bytes per activation row of K elements in format f. */
+/* Bytes per activation row of K elements in format f (f32t: per tile of 3 tokens). */
 size_t sl_act_row_bytes(sl_act_format f, int K);
 
 /* ---- references (kernels/ref/gemm_ref.c) and SIMD versions ---- */
@@ -90,6 +131,10 @@ void sl_gemm_f16_ref(float *y, size_t ldy, const void *W, size_t w_row, const vo
                      size_t x_row, int nr, int nt, int K, bool acc);
 void sl_gemm_q4_k_ref(float *y, size_t ldy, const void *W, size_t w_row, const void *xq,
                       size_t x_row, int nr, int nt, int K, bool acc);
+void sl_gemm_q5_k_ref(float *y, size_t ldy, const void *W, size_t w_row, const void *xq,
+                      size_t x_row, int nr, int nt, int K, bool acc);
+void sl_gemm_q6_k_ref(float *y, size_t ldy, const void *W, size_t w_row, const void *xq,
+                      size_t x_row, int nr, int nt, int K, bool acc);
 
 void sl_quant_q8s_avx2(void *xq, const float *x, int K);
 void sl_gemm_q4_0_avx2(float *y, size_t ldy, const void *W, size_t w_row, const void *xq,
@@ -101,6 +146,10 @@ void sl_gemm_f32_avx2(float *y, size_t ldy, const void *W, size_t w_row, const v
 void sl_gemm_f16_avx2(float *y, size_t ldy, const void *W, size_t w_row, const void *xq,
                       size_t x_row, int nr, int nt, int K, bool acc);
 void sl_gemm_q4_k_avx2(float *y, size_t ldy, const void *W, size_t w_row, const void *xq,
+                       size_t x_row, int nr, int nt, int K, bool acc);
+void sl_gemm_q5_k_avx2(float *y, size_t ldy, const void *W, size_t w_row, const void *xq,
+                       size_t x_row, int nr, int nt, int K, bool acc);
+void sl_gemm_q6_k_avx2(float *y, size_t ldy, const void *W, size_t w_row, const void *xq,
                        size_t x_row, int nr, int nt, int K, bool acc);
 
 #endif

@@ -14,9 +14,11 @@ typedef struct {
 static const gemm_row ROWS[] = {
     {SL_TYPE_Q4_0, {sl_gemm_q4_0_ref, SL_ACT_Q8S, 8}, {sl_gemm_q4_0_avx2, SL_ACT_Q8S, 8}},
     {SL_TYPE_Q8_0, {sl_gemm_q8_0_ref, SL_ACT_Q8S, 8}, {sl_gemm_q8_0_avx2, SL_ACT_Q8S, 8}},
-    {SL_TYPE_F32, {sl_gemm_f32_ref, SL_ACT_F32, 4}, {sl_gemm_f32_avx2, SL_ACT_F32, 4}},
-    {SL_TYPE_F16, {sl_gemm_f16_ref, SL_ACT_F32, 4}, {sl_gemm_f16_avx2, SL_ACT_F32, 4}},
-    {SL_TYPE_Q4_K, {sl_gemm_q4_k_ref, SL_ACT_Q8K, 1}, {sl_gemm_q4_k_avx2, SL_ACT_Q8K, 1}},
+    {SL_TYPE_F32, {sl_gemm_f32_ref, SL_ACT_F32T, 4}, {sl_gemm_f32_avx2, SL_ACT_F32T, 4}},
+    {SL_TYPE_F16, {sl_gemm_f16_ref, SL_ACT_F32T, 4}, {sl_gemm_f16_avx2, SL_ACT_F32T, 4}},
+    {SL_TYPE_Q4_K, {sl_gemm_q4_k_ref, SL_ACT_Q8K, 8}, {sl_gemm_q4_k_avx2, SL_ACT_Q8K, 8}},
+    {SL_TYPE_Q5_K, {sl_gemm_q5_k_ref, SL_ACT_Q8K, 8}, {sl_gemm_q5_k_avx2, SL_ACT_Q8K, 8}},
+    {SL_TYPE_Q6_K, {sl_gemm_q6_k_ref, SL_ACT_Q8K, 8}, {sl_gemm_q6_k_avx2, SL_ACT_Q8K, 8}},
 };
 #define N_ROWS (sizeof ROWS / sizeof ROWS[0])
 
@@ -66,5 +68,6 @@ sl_act_quant_fn sl_act_quant_get_ref(sl_act_format f) {
 
 size_t sl_act_row_bytes(sl_act_format f, int K) {
     return f == SL_ACT_Q8S ? sl_q8s_row_bytes(K)
-         : f == SL_ACT_Q8K ? sl_row_size(SL_TYPE_Q8_K, K) : (size_t)K * sizeof(float);
+         : f == SL_ACT_Q8K ? sl_row_size(SL_TYPE_Q8_K, K)
+         : f == SL_ACT_F32T ? sl_f32t_tile_bytes(K) : (size_t)K * sizeof(float);
 }

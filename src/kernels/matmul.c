@@ -2,16 +2,18 @@
  * several matrices of the same x per call.
  *
  * 1. x is quantized once per activation format its matrices need (q8s for
- *    the q4_0/q8_0 tile kernels, the vec_dot type for the others, nothing for
- *    float weights), on the caller for one token, over the pool for more.
+ *    the q4_0/q8_0 tile kernels, f32t tiles for the float ones, the vec_dot
+ *    type for the others), on the caller for one token, over the pool for
+ *    more.
  * 2. The rows of all matrices are split across threads in contiguous runs of
  *    whole SIMD row groups, so each thread streams its own slice of the
  *    weights; a decode step costs one pool dispatch per fused product.
  * 3. Prefill runs tokens in blocks of at most TOKEN_BLOCK, as many as fit
  *    ACT_L2_BYTES of activations: the block stays in L2 while the thread's
  *    weight rows go by, each row group unpacked once per tile of tokens
- *    (kernels/gemm.h). f32 activations of a wide layer (ffn_down: 22 KB a
- *    token) get small blocks, q8s ones (1.06 bytes a value) large ones.
+ *    (kernels/gemm.h). q8s activations (1.06 bytes a value) get large
+ *    blocks, wider ones small blocks; the float kernels take the whole batch
+ *    and block K and tokens themselves (x86/gemm_avx2.c).
  * Products too small to pay for waking the workers (MACs < SERIAL_MACS) run
  * on the caller alone. Types without a tile kernel dot each output with the
  * type's vec_dot. Splits never change results: every output is computed by
@@ -38,11 +40,15 @@ typedef struct {
     int unit0, units;           /* its units in the job's unit space */
 } part_plan;
 
+/* Activation keys: x as is, q8s rows, f32t tiles, or KEY_TYPE + t: rows
+ * through type t's from_float. */
+enum { KEY_X = 0, KEY_Q8S, KEY_F32T, KEY_TYPE };
+
 typedef struct {
-    int key;                    /* 0 f32 as is, 1 q8s, 2 + t: t's from_float */
+    int key;
     sl_act_quant_fn q8s;
     sl_from_float_fn ff;
-    char *rows;                 /* (T, x_row) */
+    char *rows;                 /* (T, x_row); f32t: (T / 3 rounded up, x_row) */
     size_t x_row;
 } act_plan;
 
@@ -71,8 +77,15 @@ void sl_matmul_scratch_free(sl_matmul_scratch *s) {
 static void quant_row(const mm_job *j, const act_plan *a, int t) {
     const float *x = j->x + (size_t)t * j->K;
     char *dst = a->rows + (size_t)t * a->x_row;
-    if (a->q8s) a->q8s(dst, x, j->K);
+    if (a->key == KEY_F32T) sl_pack_f32t(a->rows, x, t, j->T, j->K);
+    else if (a->q8s) a->q8s(dst, x, j->K);
     else a->ff(dst, x, j->K);
+}
+
+/* Scratch bytes of an activation of T tokens, whole lines. */
+static size_t act_bytes(const act_plan *a, int T) {
+    const size_t rows = a->key == KEY_F32T ? (size_t)(T + SL_F32T_TOKENS - 1) / SL_F32T_TOKENS : (size_t)T;
+    return (rows * a->x_row + SCRATCH_ALIGN - 1) / SCRATCH_ALIGN * SCRATCH_ALIGN;
 }
 
 static void quant_task(void *ctx, int ith, int nth) {
@@ -103,6 +116,7 @@ static void run_rows(const mm_job *j, int p, int r0, int r1) {
     }
     int tb = (int)(ACT_L2_BYTES / (a->x_row ? a->x_row : 1));
     tb = tb < 12 ? 12 : tb > TOKEN_BLOCK ? TOKEN_BLOCK : tb / 12 * 12; /* whole 4x3 and 8-token tiles */
+    if (a->key == KEY_F32T) tb = j->T; /* f32t: the float kernels block K and tokens themselves */
     for (int t0 = 0; t0 < j->T; t0 += tb) {
         const int nt = j->T - t0 < tb ? j->T - t0 : tb;
         float *y = mp->y + (size_t)t0 * mp->ldy + r0;
@@ -165,12 +179,14 @@ static int act_index(mm_job *j, int key, int K) {
         if (j->acts[i].key == key) return i;
     act_plan *a = &j->acts[j->n_acts];
     a->key = key;
-    if (key == 1) {
+    if (key == KEY_Q8S) {
         a->q8s = sl_act_quant_get(SL_ACT_Q8S);
         a->x_row = sl_act_row_bytes(SL_ACT_Q8S, K);
-    } else if (key >= 2) {
-        a->ff = sl_type_get((uint32_t)(key - 2))->from_float;
-        a->x_row = sl_row_size((uint32_t)(key - 2), K);
+    } else if (key == KEY_F32T) {
+        a->x_row = sl_act_row_bytes(SL_ACT_F32T, K);
+    } else if (key >= KEY_TYPE) {
+        a->ff = sl_type_get((uint32_t)(key - KEY_TYPE))->from_float;
+        a->x_row = sl_row_size((uint32_t)(key - KEY_TYPE), K);
     } else {
         a->x_row = (size_t)K * sizeof(float);
     }
@@ -191,12 +207,14 @@ int sl_matmul_parts(sl_pool *pool, sl_matmul_scratch *scratch, const float *x, i
         if (K > 0 && pp->w_row == 0) return -1;
         pp->kern = sl_gemm_get(parts[p].type);
         pp->dot = wt->vec_dot;
-        /* activation keys: 0 x as is, 1 q8s, 2 + t the weight table's type t
-         * (a q8_K tile kernel reads what the q8_K quantizer writes) */
-        int key = pp->kern ? (pp->kern->act == SL_ACT_Q8S ? 1 : pp->kern->act == SL_ACT_Q8K ? 2 + SL_TYPE_Q8_K : 0)
-                           : (wt->vec_dot_type == SL_TYPE_F32 ? 0 : 2 + (int)wt->vec_dot_type);
-        if (key >= 2 && (!sl_type_get((uint32_t)(key - 2)) || !sl_type_get((uint32_t)(key - 2))->from_float ||
-                         (K > 0 && sl_row_size((uint32_t)(key - 2), K) == 0)))
+        /* (a q8_K tile kernel reads what the q8_K quantizer writes) */
+        int key = pp->kern ? (pp->kern->act == SL_ACT_Q8S   ? KEY_Q8S
+                              : pp->kern->act == SL_ACT_Q8K ? KEY_TYPE + SL_TYPE_Q8_K
+                              : pp->kern->act == SL_ACT_F32T ? KEY_F32T : KEY_X)
+                           : (wt->vec_dot_type == SL_TYPE_F32 ? KEY_X : KEY_TYPE + (int)wt->vec_dot_type);
+        if (key >= KEY_TYPE &&
+            (!sl_type_get((uint32_t)(key - KEY_TYPE)) || !sl_type_get((uint32_t)(key - KEY_TYPE))->from_float ||
+             (K > 0 && sl_row_size((uint32_t)(key - KEY_TYPE), K) == 0)))
             return -1;
         pp->unit0 = ep == SL_MM_SWIGLU ? 0 : j.units;
         pp->units = (parts[p].N + GROUP - 1) / GROUP;
@@ -211,16 +229,16 @@ int sl_matmul_parts(sl_pool *pool, sl_matmul_scratch *scratch, const float *x, i
     for (int pass = 0; pass < 2; pass++)
         for (int p = 0; p < n_parts; p++) {
             int key = -1 - j.pp[p].act;
-            if (j.pp[p].act >= 0 || (pass == 0) != (key == 0)) continue;
+            if (j.pp[p].act >= 0 || (pass == 0) != (key == KEY_X)) continue;
             int idx = act_index(&j, key, K);
             for (int q = p; q < n_parts; q++)
                 if (j.pp[q].act == -1 - key) j.pp[q].act = idx;
         }
     size_t need = 0;
     for (int i = 0; i < j.n_acts; i++) {
-        if (j.acts[i].key == 0) continue;
+        if (j.acts[i].key == KEY_X) continue;
         j.n_quant++;
-        need += ((size_t)T * j.acts[i].x_row + SCRATCH_ALIGN - 1) / SCRATCH_ALIGN * SCRATCH_ALIGN;
+        need += act_bytes(&j.acts[i], T);
     }
     if (need > 0) {
         if (!scratch) return -1;
@@ -234,19 +252,22 @@ int sl_matmul_parts(sl_pool *pool, sl_matmul_scratch *scratch, const float *x, i
     }
     size_t off = 0;
     for (int i = 0; i < j.n_acts; i++) {
-        if (j.acts[i].key == 0) {
+        if (j.acts[i].key == KEY_X) {
             j.acts[i].rows = (char *)x;
             continue;
         }
         j.acts[i].rows = (char *)scratch->buf + off;
-        off += ((size_t)T * j.acts[i].x_row + SCRATCH_ALIGN - 1) / SCRATCH_ALIGN * SCRATCH_ALIGN;
+        off += act_bytes(&j.acts[i], T);
     }
 
-    const bool serial = !pool || sl_pool_n_threads(pool) == 1 || macs < SERIAL_MACS;
+    const bool small = macs < SERIAL_MACS;
+    const bool serial = !pool || sl_pool_n_threads(pool) == 1 || small;
     /* about 8 chunks per thread: small enough to even out, big enough that
-     * each is a long contiguous run of weights */
+     * each is a long contiguous run of weights; a small product in one chunk
+     * (one kernel call per matrix, not per few rows: a tiny model's decode is
+     * mostly such products) */
     const int nth = serial ? 1 : sl_pool_n_threads(pool);
-    j.chunk = j.units / (8 * nth) > 1 ? j.units / (8 * nth) : 1;
+    j.chunk = small ? j.units : j.units / (8 * nth) > 1 ? j.units / (8 * nth) : 1;
     atomic_init(&j.next, 0);
     if (j.n_quant > 0 && K > 0) {
         if (T == 1 || serial) quant_task(&j, 0, 1); /* one row: not worth waking the pool */

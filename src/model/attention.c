@@ -7,8 +7,9 @@
  * prefix, the window part in the cache ring (two runs when it wraps), and the
  * part inside the batch. Each run is handed whole to the row kernels
  * (kernels/attn_kernels.h), so the per-key cost is a dot product and an
- * axpy, with no slot arithmetic or call per key. Heads of one kv group are
- * consecutive work items, so their keys are read while still in cache. */
+ * axpy, with no slot arithmetic or call per key. The runs are found once
+ * per token and shared by its heads. Heads of one kv group are consecutive
+ * work items, so their keys are read while still in cache. */
 #include "model/attention.h"
 
 #include <math.h>
@@ -28,8 +29,7 @@ size_t sl_attn_scratch_bytes(int D, int max_keys) {
 
 /* Rows of consecutive absolute positions a0 .. a0 + n - 1. */
 typedef struct {
-    const char *k, *v; /* rows of kv head g at a0 */
-    size_t stride;     /* bytes between rows */
+    const char *k, *v; /* rows at a0 (kv head 0; head g is g * D elements on), row_bytes apart */
     uint64_t a0;
     int n;
     bool pinned;       /* attended with the query rotated at its cache position */
@@ -37,10 +37,11 @@ typedef struct {
 
 #define MAX_RUNS 6
 
-/* Appends the runs of positions [lo, hi) to r; returns the new count. */
-static int add_runs(const sl_attn_batch *b, int g, uint64_t lo, uint64_t hi, bool pinned, key_run *r, int n) {
+/* Appends the runs of positions [lo, hi) to r, rows of kv head 0; returns
+ * the new count. */
+static int add_runs(const sl_attn_batch *b, uint64_t lo, uint64_t hi, bool pinned, key_run *r, int n) {
     const sl_kv_cache *c = b->kv;
-    const size_t row = c->row_bytes, off = (size_t)g * (c->row_bytes / (size_t)b->G);
+    const size_t row = c->row_bytes;
     /* Part before the batch: cache slots, contiguous except where the ring wraps. */
     uint64_t a = lo;
     while (a < hi && a < b->p0) {
@@ -53,45 +54,59 @@ static int add_runs(const sl_attn_batch *b, int g, uint64_t lo, uint64_t hi, boo
         } else if (len > (uint64_t)c->n_pinned - a) {
             len = (uint64_t)c->n_pinned - a;
         }
-        r[n++] = (key_run){(const char *)sl_kv_k_row(c, b->layer, s) + off,
-                           (const char *)sl_kv_v_row(c, b->layer, s) + off, row, a, (int)len, pinned};
+        r[n++] = (key_run){(const char *)sl_kv_k_row(c, b->layer, s), (const char *)sl_kv_v_row(c, b->layer, s),
+                           a, (int)len, pinned};
         a += len;
     }
     /* Part inside the batch: its own rows. */
     if (a < hi) {
-        const size_t first = (size_t)(a - b->p0) * row + off;
-        r[n++] = (key_run){(const char *)b->k_new + first, (const char *)b->v_new + first, row, a,
-                           (int)(hi - a), pinned};
+        const size_t first = (size_t)(a - b->p0) * row;
+        r[n++] = (key_run){(const char *)b->k_new + first, (const char *)b->v_new + first, a, (int)(hi - a),
+                           pinned};
     }
     return n;
 }
 
-static void attend_one(const sl_attn_batch *b, const sl_attn_kernels *kr, int t, int h, void *scratch) {
+/* The keys batch token t sees, in order: the pinned prefix, then the window
+ * up to and including itself. The same for every head of the token. */
+static int token_runs(const sl_attn_batch *b, int t, key_run *runs) {
     const sl_kv_cache *c = b->kv;
-    const sl_attn_row_ops *ops = &kr->row[c->type];
-    const int D = b->D, g = h / (b->H / b->G);
     const uint64_t p = b->p0 + (uint64_t)t;
-    uint64_t *kpos = scratch;
-    float *qw = (float *)(kpos + b->max_keys), *qp = qw + D, *scores = qp + D;
-    const int n_rot = b->rope->n_rot;
-
-    memcpy(qw, b->q + ((size_t)t * b->H + h) * D, (size_t)D * sizeof(float));
-    memcpy(qp, qw, (size_t)D * sizeof(float));
-    sl_rope_apply(b->rope, qw, 1, D, b->cs_window + (size_t)t * n_rot);
-    sl_rope_apply(b->rope, qp, 1, D, b->cs_pinned + (size_t)t * n_rot);
-    const float scale = 1.0f / sqrtf((float)D);
-
-    /* Keys in order: pinned prefix, then the window up to and including p. */
     const uint64_t P = (uint64_t)c->n_pinned, n_pin = P < p + 1 ? P : p + 1;
     uint64_t w0 = sl_kv_window_start(c, p);
     if (w0 < n_pin) w0 = n_pin;
-    key_run runs[MAX_RUNS];
-    int nr = add_runs(b, g, 0, n_pin, true, runs, 0);
-    nr = add_runs(b, g, w0, p + 1, false, runs, nr);
+    const int nr = add_runs(b, 0, n_pin, true, runs, 0);
+    return add_runs(b, w0, p + 1, false, runs, nr);
+}
+
+/* Query head h of token t over the runs of its token. */
+static void attend_one(const sl_attn_batch *b, const sl_attn_kernels *kr, const key_run *runs, int nr, int t,
+                       int h, void *scratch) {
+    const sl_kv_cache *c = b->kv;
+    const sl_attn_row_ops *ops = &kr->row[c->type];
+    const int D = b->D, g = h / (b->H / b->G);
+    const size_t head = (size_t)g * (c->row_bytes / (size_t)b->G); /* kv head g within a row */
+    uint64_t *kpos = scratch;
+    float *qw = (float *)(kpos + b->max_keys), *qp = qw + D, *scores = qp + D;
+    const int n_rot = b->rope->n_rot;
+    const float *q = b->q + ((size_t)t * b->H + h) * D;
+    const float *csw = b->cs_window + (size_t)t * n_rot, *csp = b->cs_pinned + (size_t)t * n_rot;
+
+    memcpy(qw, q, (size_t)D * sizeof(float));
+    sl_rope_apply(b->rope, qw, 1, D, csw);
+    /* Until the window first slides, a token's pinned and window positions
+     * are the same angles: the same rotation, done once. */
+    const float *qpin = qw;
+    if (memcmp(csw, csp, (size_t)n_rot * sizeof(float)) != 0) {
+        memcpy(qp, q, (size_t)D * sizeof(float));
+        sl_rope_apply(b->rope, qp, 1, D, csp);
+        qpin = qp;
+    }
+    const float scale = 1.0f / sqrtf((float)D);
 
     int n = 0;
     for (int i = 0; i < nr; i++) {
-        ops->scores(scores + n, runs[i].pinned ? qp : qw, runs[i].k, runs[i].stride, runs[i].n, D, scale);
+        ops->scores(scores + n, runs[i].pinned ? qpin : qw, runs[i].k + head, c->row_bytes, runs[i].n, D, scale);
         n += runs[i].n;
     }
     const float mx = kr->max(scores, n);
@@ -99,16 +114,27 @@ static void attend_one(const sl_attn_batch *b, const sl_attn_kernels *kr, int t,
     /* Softmax-off-by-one: an implicit extra logit of 0 absorbs attention. */
     if (b->zero_sink) sum += sl_attn_expf(-mx);
     const float inv = 1.0f / sum;
-    for (int i = 0; i < n; i++) scores[i] *= inv;
 
-    float *out = b->out + ((size_t)t * b->H + h) * D;
-    memset(out, 0, (size_t)D * sizeof(float));
-    for (int i = 0, at = 0; i < nr; at += runs[i].n, i++)
-        ops->accum(out, scores + at, runs[i].v, runs[i].stride, runs[i].n, D);
+    sl_attn_rows vals[MAX_RUNS];
+    for (int i = 0; i < nr; i++) vals[i] = (sl_attn_rows){runs[i].v + head, runs[i].n};
+    ops->accum(b->out + ((size_t)t * b->H + h) * D, scores, inv, vals, nr, c->row_bytes, D);
     if (b->observer) {
+        for (int i = 0; i < n; i++) scores[i] *= inv; /* the weights accum used */
         for (int i = 0, at = 0; i < nr; at += runs[i].n, i++)
             for (int k = 0; k < runs[i].n; k++) kpos[at + k] = runs[i].a0 + (uint64_t)k;
-        b->observer(b->observer_user, b->layer, h, p, scores, kpos, n);
+        b->observer(b->observer_user, b->layer, h, b->p0 + (uint64_t)t, scores, kpos, n);
+    }
+}
+
+/* Work items i = t * H + h in [lo, hi); a token's runs are found once for
+ * all its heads. */
+static void attend_items(const sl_attn_batch *b, const sl_attn_kernels *kr, long lo, long hi, void *scratch) {
+    key_run runs[MAX_RUNS];
+    int nr = 0, run_t = -1;
+    for (long i = lo; i < hi; i++) {
+        const int t = (int)(i / b->H);
+        if (t != run_t) nr = token_runs(b, run_t = t, runs);
+        attend_one(b, kr, runs, nr, t, (int)(i % b->H), scratch);
     }
 }
 
@@ -120,12 +146,12 @@ static void attention_task(void *ctx, int ith, int nth) {
         /* Later tokens see more keys (causal): deal tokens out in turn so
          * every thread gets early and late ones. */
         for (int t = ith; t < b->T; t += nth)
-            for (int h = 0; h < b->H; h++) attend_one(b, kr, t, h, scratch);
+            attend_items(b, kr, (long)t * b->H, (long)(t + 1) * b->H, scratch);
         return;
     }
     long lo, hi; /* few tokens: contiguous runs of heads, a kv group's heads together */
     sl_split_range((long)b->T * b->H, ith, nth, &lo, &hi);
-    for (long i = lo; i < hi; i++) attend_one(b, kr, (int)(i / b->H), (int)(i % b->H), scratch);
+    attend_items(b, kr, lo, hi, scratch);
 }
 
 void sl_attention(sl_pool *pool, sl_attn_batch *b) {

@@ -1,5 +1,5 @@
-/* test_gemm.c — every SIMD tile kernel (kernels/gemm.h) and attention row
- * kernel (kernels/attn_kernels.h) against its scalar reference, bit for bit,
+/* test_gemm.c — every SIMD tile kernel (kernels/gemm.h) against its scalar
+ * reference, bit for bit (the attention row kernels: test_attn_kernels.c),
  * at odd sizes: rows not a multiple of the 8-row groups, token counts that
  * leave every tile width's remainder, inner sizes with tails, D with tails.
  * The references do the same integer sums and the same fused multiply-add
@@ -7,12 +7,10 @@
  *
  * The references themselves are checked against plain double-precision
  * sums (what the numbers mean): q8s activations dequantize to within half a
- * step of x, tile kernels agree with a dequantize-and-dot in double, the
- * exponential stays within 3e-7 of exp(), and the softmax pieces compose to
- * the textbook formula. Skips (visibly) when the CPU has no AVX2. */
+ * step of x, tile kernels agree with a dequantize-and-dot in double.
+ * Skips (visibly) when the CPU has no AVX2. */
 #include <stdint.h>
 
-#include "kernels/attn_kernels.h"
 #include "kernels/gemm.h"
 #include "kernels/quant_isa.h"
 #include "tensor/quant.h"
@@ -43,7 +41,7 @@ static char *make_x(const sl_gemm_kernel *kern, sl_act_quant_fn quant, const flo
     *x_row = sl_act_row_bytes(kern->act, K);
     char *xq = calloc((size_t)T, *x_row);
     for (int t = 0; t < T; t++) {
-        if (kern->act == SL_ACT_F32) memcpy(xq + (size_t)t * *x_row, x + (size_t)t * K, (size_t)K * sizeof *x);
+        if (kern->act == SL_ACT_F32T) sl_pack_f32t(xq, x + (size_t)t * K, t, T, K);
         else quant(xq + (size_t)t * *x_row, x + (size_t)t * K, K);
     }
     return xq;
@@ -106,9 +104,11 @@ static void check_gemm(sl_type t, int N, int T, int K) {
     kr->gemm(y0, ldy, W, w_row, xq, x_row, N, T, K, false);
     for (int tk = 0; tk < T; tk++) {
         const char *xr = xq + (size_t)tk * x_row;
-        for (int k = 0; k < K; k++)
-            xd[k] = kr->act == SL_ACT_F32 ? x[(size_t)tk * K + k]
-                                          : ((const int8_t *)xr)[k] * ((const float *)(const void *)(xr + K))[k / 32];
+        if (kr->act == SL_ACT_Q8K) sl_type_get_ref(SL_TYPE_Q8_K)->to_float(xd, xr, K);
+        else
+            for (int k = 0; k < K; k++)
+                xd[k] = kr->act == SL_ACT_F32T ? x[(size_t)tk * K + k]
+                                              : ((const int8_t *)xr)[k] * ((const float *)(const void *)(xr + K))[k / 32];
         for (int r = 0; r < N; r++) {
             sl_type_get_ref(t)->to_float(wd, W + (size_t)r * w_row, K);
             double sum = 0, mag = 0;
@@ -130,172 +130,157 @@ static void check_gemm(sl_type t, int N, int T, int K) {
 
 static void test_gemm_simd_matches_ref(void) {
     if (!have_simd()) T_SKIP("no AVX2 on this CPU");
-    const sl_type types[] = {SL_TYPE_Q4_0, SL_TYPE_Q8_0, SL_TYPE_F32, SL_TYPE_F16};
+    const sl_type types[] = {SL_TYPE_Q4_0, SL_TYPE_Q8_0, SL_TYPE_F32, SL_TYPE_F16,
+                             SL_TYPE_Q4_K, SL_TYPE_Q5_K, SL_TYPE_Q6_K};
     const int Ns[] = {1, 7, 8, 9, 17, 35};
     const int Ts[] = {1, 2, 3, 4, 5, 9, 13};
     for (size_t i = 0; i < sizeof types / sizeof types[0]; i++) {
         const bool q = types[i] == SL_TYPE_Q4_0 || types[i] == SL_TYPE_Q8_0;
-        const int Ks[] = {q ? 32 : 5, q ? 96 : 13, q ? 1056 : 1031};
+        const bool kq = sl_type_block_size(types[i]) == SL_QK_K; /* 1, 3 and 11 super-blocks */
+        const int Ks[] = {kq ? 256 : q ? 32 : 5, kq ? 768 : q ? 96 : 13, kq ? 2816 : q ? 1056 : 1031};
         for (size_t a = 0; a < sizeof Ns / sizeof Ns[0]; a++)
             for (size_t b = 0; b < sizeof Ts / sizeof Ts[0]; b++)
                 for (size_t c = 0; c < 3; c++) check_gemm(types[i], Ns[a], Ts[b], Ks[c]);
     }
 }
 
-/* q4_K: the tile is the active vec_dot's arithmetic per output (the same
- * bits), and close to the reference vec_dot (float order differs). */
-static void test_gemm_q4_k(void) {
+/* K-quant weights of every extreme the int16 sums must survive: random
+ * bytes (any 6-bit scale and min, any signed q6_K scale), all bits set
+ * (quants 15, 31, 63; scales and mins 63; q6_K scales -1) and all clear
+ * (q6_K quants 0, i.e. -32), with sane f16 super-scales; against
+ * activations of one sign (every q8_K quant -127 or +127) and random ones.
+ * The SIMD tiles must give the reference's bits, and the reference must
+ * mean the dot product of the dequantized rows. */
+static char *raw_k_rows(sl_type t, int N, int K, int fill) {
+    const size_t row = sl_row_size(t, K), bs = sl_type_block_bytes(t);
+    unsigned char *W = malloc((size_t)N * row);
+    for (size_t i = 0; i < (size_t)N * row; i++)
+        W[i] = fill == 0 ? (unsigned char)t_rand_u64(&g_seed) : fill == 1 ? 0xFF : 0x00;
+    for (size_t b = 0; b < (size_t)N * row / bs; b++) {
+        const uint16_t d = sl_fp32_to_fp16(0.01f + 0.02f * fabsf(t_rand_f(&g_seed)));
+        const uint16_t dmin = sl_fp32_to_fp16(0.01f * t_rand_f(&g_seed));
+        unsigned char *blk = W + b * bs;
+        if (t == SL_TYPE_Q6_K) {
+            memcpy(blk + offsetof(sl_block_q6_k, d), &d, 2);
+        } else {
+            memcpy(blk, &d, 2);
+            memcpy(blk + 2, &dmin, 2);
+        }
+    }
+    return (char *)W;
+}
+
+/* The float prefill path blocks rows (32), tokens (tiles of 3, blocks of up
+ * to 66 made as even as can be) and K (blocks of up to 512 columns): sizes
+ * across each of those edges against the reference, and every token of a
+ * batch against the same token run alone (the decode path), bit for bit. */
+static void test_gemm_float_blocks(void) {
     if (!have_simd()) T_SKIP("no AVX2 on this CPU");
-    const int K = 768, Ns[] = {1, 5, 9}, Ts[] = {1, 3, 4, 7};
-    const sl_gemm_kernel *kern = sl_gemm_get(SL_TYPE_Q4_K);
-    T_CHECK(kern && kern->act == SL_ACT_Q8K, "q4_K has a q8_K tile kernel");
-    if (!kern) return;
-    const sl_type_traits *tr = sl_type_get(SL_TYPE_Q4_K), *ref = sl_type_get_ref(SL_TYPE_Q4_K);
-    for (size_t a = 0; a < 3; a++)
-        for (size_t b = 0; b < 4; b++) {
-            const int N = Ns[a], T = Ts[b];
-            char *W = make_w(SL_TYPE_Q4_K, N, K, 1.0f);
+    const sl_type types[] = {SL_TYPE_F32, SL_TYPE_F16};
+    const int shapes[][3] = {{33, 70, 1031}, {67, 135, 1547}, {40, 66, 520}, {5, 67, 8}, {64, 2, 2048}, {9, 4, 7}};
+    for (size_t i = 0; i < 2; i++)
+        for (size_t c = 0; c < sizeof shapes / sizeof shapes[0]; c++) {
+            const int N = shapes[c][0], T = shapes[c][1], K = shapes[c][2];
+            check_gemm(types[i], N, T, K);
+            const sl_gemm_kernel *ks = sl_gemm_get(types[i]);
+            char *W = make_w(types[i], N, K, 1.0f);
             float *x = malloc((size_t)T * K * sizeof *x);
-            for (int i = 0; i < T * K; i++) x[i] = t_rand_f(&g_seed) * 2;
-            size_t x_row;
-            char *xq = make_x(kern, sl_act_quant_get(kern->act), x, T, K, &x_row);
-            const size_t w_row = sl_row_size(SL_TYPE_Q4_K, K);
-            float *y = malloc((size_t)T * N * sizeof *y);
-            kern->gemm(y, (size_t)N, W, w_row, xq, x_row, N, T, K, false);
-            for (int t = 0; t < T; t++)
-                for (int r = 0; r < N; r++) {
-                    float v, vr;
-                    tr->vec_dot(&v, W + (size_t)r * w_row, xq + (size_t)t * x_row, K);
-                    ref->vec_dot(&vr, W + (size_t)r * w_row, xq + (size_t)t * x_row, K);
-                    T_CHECK(!memcmp(&v, &y[(size_t)t * N + r], sizeof v), "N=%d T=%d y[%d][%d] %.9g, vec_dot %.9g", N,
-                            T, t, r, y[(size_t)t * N + r], v);
-                    T_CHECK(fabs((double)vr - v) <= 1e-4 * fmax(1.0, fabs(vr)), "ref vec_dot %.9g vs %.9g", vr, v);
-                }
+            for (int k = 0; k < T * K; k++) x[k] = t_rand_f(&g_seed);
+            size_t x_row, x1_row;
+            char *xq = make_x(ks, NULL, x, T, K, &x_row);
+            float *y = malloc((size_t)T * N * sizeof *y), y1[67];
+            const size_t w_row = sl_row_size(types[i], K);
+            ks->gemm(y, (size_t)N, W, w_row, xq, x_row, N, T, K, false);
+            for (int t = 0; t < T; t++) {
+                char *x1 = make_x(ks, NULL, x + (size_t)t * K, 1, K, &x1_row);
+                ks->gemm(y1, (size_t)N, W, w_row, x1, x1_row, N, 1, K, false);
+                T_CHECK(!memcmp(y1, y + (size_t)t * N, (size_t)N * sizeof *y1), "%s N=%d T=%d K=%d: token %d alone differs",
+                        sl_type_name(types[i]), N, T, K, t);
+                free(x1);
+            }
             free(W), free(x), free(xq), free(y);
         }
 }
 
+/* f32t as gemm.h documents it: tile u holds v[K8 / 8][3][8] then
+ * tail[3][K % 8]; the empty slots of the last tile repeat the last token;
+ * tokens may be written in any order. */
+static void test_f32t_layout(void) {
+    const int K = 21, T = 4, K8 = 16;
+    float x[4 * 21];
+    for (int i = 0; i < T * K; i++) x[i] = (float)(i / K * 100 + i % K);
+    const size_t tb = sl_f32t_tile_bytes(K);
+    T_CHECK(tb % 64 == 0 && tb >= 3 * K * sizeof(float), "tile bytes %zu", tb);
+    T_CHECK(sl_act_row_bytes(SL_ACT_F32T, K) == tb, "row bytes of f32t");
+    char *xq = calloc(2, tb);
+    for (int t = T - 1; t >= 0; t--) sl_pack_f32t(xq, x + t * K, t, T, K);
+    for (int t = 0; t < 6; t++) {
+        const int src = t < T ? t : T - 1;
+        const float *tile = (const float *)(const void *)(xq + (size_t)(t / 3) * tb);
+        for (int k = 0; k < K; k++) {
+            const float got = k < K8 ? tile[(k / 8) * 24 + (t % 3) * 8 + k % 8] : tile[3 * K8 + (t % 3) * (K - K8) + k - K8];
+            T_CHECK(got == x[src * K + k], "slot %d column %d: %g, want %g", t, k, got, x[src * K + k]);
+        }
+    }
+    free(xq);
+}
+
+static void test_gemm_k_extremes(void) {
+    if (!have_simd()) T_SKIP("no AVX2 on this CPU");
+    const sl_type types[] = {SL_TYPE_Q4_K, SL_TYPE_Q5_K, SL_TYPE_Q6_K};
+    const int K = 512, N = 11, T = 5;
+    for (size_t ti = 0; ti < 3; ti++) {
+        const sl_type t = types[ti];
+        const sl_gemm_kernel *ks = sl_gemm_get(t), *kr = sl_gemm_get_ref(t);
+        T_CHECK(ks && kr && ks->act == SL_ACT_Q8K && kr->act == SL_ACT_Q8K && ks->row_align == 8,
+                "%s: q8_K tile kernels", sl_type_name(t));
+        if (!ks || !kr) continue;
+        const size_t w_row = sl_row_size(t, K);
+        for (int fill = 0; fill < 3; fill++)
+            for (int xs = 0; xs < 3; xs++) {
+                char *W = raw_k_rows(t, N, K, fill);
+                float *x = malloc((size_t)T * K * sizeof *x);
+                for (int i = 0; i < T * K; i++)
+                    x[i] = xs == 0 ? 0.5f : xs == 1 ? -1.0f : t_rand_f(&g_seed); /* q8_K: all -127, all +127, mixed */
+                size_t x_row;
+                char *xq = make_x(kr, sl_act_quant_get_ref(kr->act), x, T, K, &x_row);
+                float *y0 = malloc((size_t)T * N * sizeof *y0), *y1 = malloc((size_t)T * N * sizeof *y1);
+                kr->gemm(y0, (size_t)N, W, w_row, xq, x_row, N, T, K, false);
+                ks->gemm(y1, (size_t)N, W, w_row, xq, x_row, N, T, K, false);
+                T_CHECK(!memcmp(y0, y1, (size_t)T * N * sizeof *y0), "%s fill=%d x=%d: SIMD differs from the reference",
+                        sl_type_name(t), fill, xs);
+                float *wd = malloc((size_t)K * sizeof *wd), *xd = malloc((size_t)K * sizeof *xd);
+                for (int tk = 0; tk < T; tk++) {
+                    sl_type_get_ref(SL_TYPE_Q8_K)->to_float(xd, xq + (size_t)tk * x_row, K);
+                    for (int r = 0; r < N; r++) {
+                        sl_type_get_ref(t)->to_float(wd, W + (size_t)r * w_row, K);
+                        double sum = 0, mag = 0;
+                        for (int k = 0; k < K; k++) sum += (double)wd[k] * xd[k], mag += fabs((double)wd[k] * xd[k]);
+                        const double got = y0[(size_t)tk * N + r];
+                        T_CHECK(fabs(got - sum) <= 1e-5 * mag + 1e-6, "%s fill=%d x=%d y[%d][%d] = %.8g, double sum %.8g",
+                                sl_type_name(t), fill, xs, tk, r, got, sum);
+                    }
+                }
+                free(W), free(x), free(xq), free(y0), free(y1), free(wd), free(xd);
+            }
+    }
+}
+
 /* Types without a tile kernel must say so (matmul then uses vec_dot). */
 static void test_gemm_table(void) {
-    T_CHECK(sl_gemm_get(SL_TYPE_Q4_1) == NULL && sl_gemm_get(SL_TYPE_Q6_K) == NULL, "unexpected kernels");
+    T_CHECK(sl_gemm_get(SL_TYPE_Q4_1) == NULL && sl_gemm_get(SL_TYPE_Q3_K) == NULL, "unexpected kernels");
+    T_CHECK(sl_gemm_get_ref(SL_TYPE_Q6_K) && sl_gemm_get_ref(SL_TYPE_Q6_K)->act == SL_ACT_Q8K, "q6_K reads q8_K");
     T_CHECK(sl_gemm_get_ref(SL_TYPE_Q4_0) && sl_gemm_get_ref(SL_TYPE_Q4_0)->act == SL_ACT_Q8S, "q4_0 reads q8s");
-    T_CHECK(sl_gemm_get_ref(SL_TYPE_F16) && sl_gemm_get_ref(SL_TYPE_F16)->act == SL_ACT_F32, "f16 reads f32");
+    T_CHECK(sl_gemm_get_ref(SL_TYPE_F16) && sl_gemm_get_ref(SL_TYPE_F16)->act == SL_ACT_F32T, "f16 reads f32t");
     T_CHECK(sl_act_row_bytes(SL_ACT_Q8S, 64) == 128 && sl_act_row_bytes(SL_ACT_F32, 5) == 20, "row bytes");
-}
-
-/* ---- attention row kernels ---- */
-
-/* n rows of D values of cache type kt, stride bytes apart, from f in [-1, 1). */
-static char *make_rows(int kt, int n, int D, size_t *stride) {
-    const size_t row = kt == 0 ? (size_t)D * 4 : kt == 1 ? (size_t)D * 2 : sl_row_size(SL_TYPE_Q8_0, D);
-    *stride = row + (kt == 2 ? 34 : 8); /* gaps: rows of other heads */
-    char *p = calloc((size_t)n, *stride);
-    float *f = malloc((size_t)D * sizeof *f);
-    for (int i = 0; i < n; i++) {
-        for (int d = 0; d < D; d++) f[d] = t_rand_f(&g_seed);
-        sl_attn_kernels_ref()->row[kt].store(p + (size_t)i * *stride, f, D);
-    }
-    free(f);
-    return p;
-}
-
-static void test_attn_simd_matches_ref(void) {
-    if (!have_simd() || !sl_attn_kernels_avx2()) T_SKIP("no AVX2 on this CPU");
-    const sl_attn_kernels *R = sl_attn_kernels_ref(), *S = sl_attn_kernels_avx2();
-    const int Ds[] = {8, 12, 32, 64, 96, 128, 200};
-    const int ns[] = {1, 7, 8, 9, 100};
-    for (int kt = 0; kt < 3; kt++)
-        for (size_t a = 0; a < sizeof Ds / sizeof Ds[0]; a++) {
-            const int D = Ds[a];
-            if (kt == 2 && D % 32) continue;
-            for (size_t b = 0; b < sizeof ns / sizeof ns[0]; b++) {
-                const int n = ns[b];
-                size_t stride;
-                char *K = make_rows(kt, n, D, &stride), *V = make_rows(kt, n, D, &stride);
-                float *q = malloc((size_t)D * sizeof *q), s0[100], s1[100];
-                for (int d = 0; d < D; d++) q[d] = t_rand_f(&g_seed) * 3;
-                R->row[kt].scores(s0, q, K, stride, n, D, 0.125f);
-                S->row[kt].scores(s1, q, K, stride, n, D, 0.125f);
-                T_CHECK(!memcmp(s0, s1, (size_t)n * sizeof *s0), "type %d D=%d n=%d: scores differ", kt, D, n);
-                T_CHECK(R->max(s0, n) == S->max(s0, n), "max differs n=%d", n);
-                float e0[100], e1[100];
-                memcpy(e0, s0, sizeof e0);
-                memcpy(e1, s0, sizeof e1);
-                const float m = R->max(s0, n);
-                const float z0 = R->exp_sum(e0, n, m), z1 = S->exp_sum(e1, n, m);
-                T_CHECK(z0 == z1 && !memcmp(e0, e1, (size_t)n * sizeof *e0), "exp_sum differs n=%d", n);
-                float *o0 = calloc((size_t)D, sizeof *o0), *o1 = calloc((size_t)D, sizeof *o1);
-                for (int d = 0; d < D; d++) o0[d] = o1[d] = (float)d;
-                R->row[kt].accum(o0, e0, V, stride, n, D);
-                S->row[kt].accum(o1, e0, V, stride, n, D);
-                T_CHECK(!memcmp(o0, o1, (size_t)D * sizeof *o0), "type %d D=%d n=%d: accum differs", kt, D, n);
-                /* stores: the SIMD converters give the reference's bytes */
-                char r0[1024], r1[1024];
-                R->row[kt].store(r0, q, D);
-                S->row[kt].store(r1, q, D);
-                T_CHECK(!memcmp(r0, r1, kt == 0 ? (size_t)D * 4 : kt == 1 ? (size_t)D * 2 : sl_row_size(SL_TYPE_Q8_0, D)),
-                        "type %d D=%d: store differs", kt, D);
-                free(K), free(V), free(q), free(o0), free(o1);
-            }
-        }
-}
-
-/* What the references mean: dot products and weighted sums in double. */
-static void test_attn_ref_semantics(void) {
-    const sl_attn_kernels *R = sl_attn_kernels_ref();
-    const int D = 64, n = 37;
-    for (int kt = 0; kt < 3; kt++) {
-        size_t stride;
-        char *K = make_rows(kt, n, D, &stride);
-        float q[64], s[37], row[64];
-        for (int d = 0; d < D; d++) q[d] = t_rand_f(&g_seed);
-        R->row[kt].scores(s, q, K, stride, n, D, 0.5f);
-        for (int i = 0; i < n; i++) {
-            const char *kr = K + (size_t)i * stride;
-            if (kt == 0) memcpy(row, kr, sizeof row);
-            else sl_type_get_ref(kt == 1 ? SL_TYPE_F16 : SL_TYPE_Q8_0)->to_float(row, kr, D);
-            double want = 0;
-            for (int d = 0; d < D; d++) want += (double)q[d] * row[d];
-            T_CLOSE(s[i], want * 0.5, 1e-5, "score");
-        }
-        float w[37], o[64] = {0};
-        for (int i = 0; i < n; i++) w[i] = (float)(i + 1) / n;
-        R->row[kt].accum(o, w, K, stride, n, D);
-        for (int d = 0; d < D; d++) {
-            double want = 0;
-            for (int i = 0; i < n; i++) {
-                const char *kr = K + (size_t)i * stride;
-                if (kt == 0) memcpy(row, kr, sizeof row);
-                else sl_type_get_ref(kt == 1 ? SL_TYPE_F16 : SL_TYPE_Q8_0)->to_float(row, kr, D);
-                want += (double)w[i] * row[d];
-            }
-            T_CLOSE(o[d], want, 1e-5, "accum");
-        }
-        free(K);
-    }
-    /* the exponential over the range softmax feeds it, and its clamp */
-    double worst = 0;
-    for (int i = 0; i <= 100000; i++) {
-        const float x = -87.0f * (float)i / 100000;
-        const double rel = fabs(sl_attn_expf(x) - exp((double)x)) / exp((double)x);
-        worst = fmax(worst, rel);
-    }
-    T_CHECK(worst < 3e-7, "exp relative error %.3g", worst);
-    T_CHECK(sl_attn_expf(-1000.0f) > 0 && sl_attn_expf(-1000.0f) < 2e-38f, "clamped below");
-    T_CHECK(sl_attn_expf(0.0f) == 1.0f, "exp(0) = %g", sl_attn_expf(0.0f));
-    float e[5] = {1, 2, 3, 4, 5};
-    const float z = R->exp_sum(e, 5, 5);
-    double want = 0;
-    for (int i = 0; i < 5; i++) want += exp(i + 1.0 - 5);
-    T_CLOSE(z, want, 1e-6, "exp_sum");
 }
 
 int main(void) {
     T_RUN(test_q8s_quantizer);
     T_RUN(test_gemm_table);
     T_RUN(test_gemm_simd_matches_ref);
-    T_RUN(test_gemm_q4_k);
-    T_RUN(test_attn_simd_matches_ref);
-    T_RUN(test_attn_ref_semantics);
+    T_RUN(test_gemm_float_blocks);
+    T_RUN(test_f32t_layout);
+    T_RUN(test_gemm_k_extremes);
     return T_DONE();
 }

@@ -41,26 +41,41 @@ static void scores_q8_0(float *s, const float *q, const void *k, size_t stride, 
     }
 }
 
-static void accum_f32(float *o, const float *w, const void *v, size_t stride, int n, int D) {
-    for (int i = 0; i < n; i++) {
-        const float *vr = (const void *)((const char *)v + (size_t)i * stride);
-        for (int d = 0; d < D; d++) o[d] = fmaf(w[i], vr[d], o[d]);
+/* Element k of value row i as a float (type kt: 0 f32, 1 f16, 2 q8_0), times
+ * the weight the kernels use for it: wi, or wi * d for a q8_0 block. */
+static inline float value_at(const char *vr, int k, int kt, float wi, float *wk) {
+    if (kt == 2) {
+        const sl_block_q8_0 *b = (const void *)vr;
+        *wk = wi * sl_fp16_to_fp32(b[k / 32].d);
+        return (float)b[k / 32].qs[k % 32];
+    }
+    *wk = wi;
+    return kt == 1 ? sl_fp16_to_fp32(((const uint16_t *)(const void *)vr)[k]) : ((const float *)(const void *)vr)[k];
+}
+
+/* Column by column: the keys of every run in order, in C chains. */
+static void accum_rows(float *o, const float *w, float ws, const sl_attn_rows *r, int nr, size_t stride, int D,
+                       int kt) {
+    const int C = sl_attn_accum_chains(D);
+    for (int d = 0; d < D; d++) {
+        float c[4] = {0, 0, 0, 0};
+        for (int j = 0, i = 0; j < nr; j++)
+            for (int k = 0; k < r[j].n; k++, i++) {
+                float wk;
+                const float x = value_at((const char *)r[j].p + (size_t)k * stride, d, kt, w[i] * ws, &wk);
+                c[i % C] = fmaf(wk, x, c[i % C]);
+            }
+        o[d] = C == 4 ? (c[0] + c[1]) + (c[2] + c[3]) : C == 2 ? c[0] + c[1] : c[0];
     }
 }
-static void accum_f16(float *o, const float *w, const void *v, size_t stride, int n, int D) {
-    for (int i = 0; i < n; i++) {
-        const uint16_t *vr = (const void *)((const char *)v + (size_t)i * stride);
-        for (int d = 0; d < D; d++) o[d] = fmaf(w[i], sl_fp16_to_fp32(vr[d]), o[d]);
-    }
+static void accum_f32(float *o, const float *w, float ws, const sl_attn_rows *r, int nr, size_t stride, int D) {
+    accum_rows(o, w, ws, r, nr, stride, D, 0);
 }
-static void accum_q8_0(float *o, const float *w, const void *v, size_t stride, int n, int D) {
-    for (int i = 0; i < n; i++) {
-        const sl_block_q8_0 *b = (const void *)((const char *)v + (size_t)i * stride);
-        for (int j = 0; j < D / 32; j++) {
-            const float wd = w[i] * sl_fp16_to_fp32(b[j].d);
-            for (int e = 0; e < 32; e++) o[32 * j + e] = fmaf(wd, (float)b[j].qs[e], o[32 * j + e]);
-        }
-    }
+static void accum_f16(float *o, const float *w, float ws, const sl_attn_rows *r, int nr, size_t stride, int D) {
+    accum_rows(o, w, ws, r, nr, stride, D, 1);
+}
+static void accum_q8_0(float *o, const float *w, float ws, const sl_attn_rows *r, int nr, size_t stride, int D) {
+    accum_rows(o, w, ws, r, nr, stride, D, 2);
 }
 
 static void store_f32(void *y, const float *x, int D) { memcpy(y, x, (size_t)D * sizeof *x); }

@@ -14,8 +14,11 @@
  * vpmaddubsw stay within 2 * 15 * 127 (two of them added, 4 * 15 * 127).
  * q8_0 uses |w| and sign(x, w): pair sums within 2 * 128 * 127.
  *
- * f32 and f16: eight lanes along K, an RM x RN tile of accumulators, one
- * FMA chain per output; lanes summed by sl_hsum_ps. */
+ * f32 and f16: eight lanes along K, one FMA chain per lane of each output,
+ * lanes summed in sl_hsum_ps's order. Decode streams 8 rows straight from
+ * W; prefill converts blocks of weight rows to f32 once into an L1 panel and
+ * runs 4 x 3 register tiles over f32t activations, carrying the lane
+ * accumulators across K blocks (see float_block). */
 #include <immintrin.h>
 #include <math.h>
 
@@ -291,66 +294,221 @@ INLINE float w_at(const void *w, int k, bool half) {
     return half ? sl_h2f(((const uint16_t *)w)[k]) : ((const float *)w)[k];
 }
 
-/* RM rows x RN tokens; y[t * ldy + r]. */
-INLINE void float_tile(float *y, size_t ldy, const char *W, size_t w_row, const char *xq, size_t x_row,
-                       int K, bool acc, const int RM, const int RN, const bool half, const bool pf_ok) {
-    /* the next tile's rows, one contiguous run: 2 (f16) or 3 (f32) lines per
-     * step keep ahead of the RM * 16 or RM * 32 bytes a step reads */
-    const char *pf = W + (size_t)RM * w_row;
-    const int npf = RM >= 4 && pf_ok ? (half ? RM / 2 : RM * 3 / 4) : 0;
-    __m256 a[8][3];
+/* The lane sums of eight outputs at once, each in sl_hsum_ps's order
+ * ((l0+l4)+(l2+l6)) + ((l1+l5)+(l3+l7)): the same bits, a quarter of the
+ * shuffles. Lane i of the result is output i. */
+INLINE __m256 hsum8(const __m256 *v) {
+    __m256 h[4]; /* h[i] = [lo(v_i) + hi(v_i) | lo(v_i+4) + hi(v_i+4)] */
     UNROLL
-    for (int i = 0; i < RM; i++)
-        UNROLL
-        for (int j = 0; j < RN; j++) a[i][j] = _mm256_setzero_ps();
+    for (int i = 0; i < 4; i++)
+        h[i] = _mm256_add_ps(_mm256_permute2f128_ps(v[i], v[i + 4], 0x20), _mm256_permute2f128_ps(v[i], v[i + 4], 0x31));
+    /* transpose each 128-bit half: c[m] holds element m of every h */
+    const __m256 t0 = _mm256_unpacklo_ps(h[0], h[1]), t1 = _mm256_unpackhi_ps(h[0], h[1]);
+    const __m256 t2 = _mm256_unpacklo_ps(h[2], h[3]), t3 = _mm256_unpackhi_ps(h[2], h[3]);
+    const __m256 c0 = _mm256_shuffle_ps(t0, t2, 0x44), c1 = _mm256_shuffle_ps(t0, t2, 0xEE);
+    const __m256 c2 = _mm256_shuffle_ps(t1, t3, 0x44), c3 = _mm256_shuffle_ps(t1, t3, 0xEE);
+    return _mm256_add_ps(_mm256_add_ps(c0, c2), _mm256_add_ps(c1, c3));
+}
+
+/* The ends of n <= 8 outputs of one token, rows w[i] = W + i * w_row: the
+ * lane sums, then the K % 8 tail (xt: the token's f32t tail) in order, stored
+ * to or added into o[0..n). */
+INLINE void float_finish8(float *o, const __m256 *lanes, int n, const char *W, size_t w_row, const float *xt,
+                          int K8, int K, bool half, bool acc) {
+    const __m256 s = hsum8(lanes);
+    if (n == 8 && K8 == K) {
+        _mm256_storeu_ps(o, acc ? _mm256_add_ps(_mm256_loadu_ps(o), s) : s);
+        return;
+    }
+    float v[8];
+    _mm256_storeu_ps(v, s);
+    for (int i = 0; i < n; i++) {
+        for (int k = K8; k < K; k++) v[i] = fmaf(w_at(W + (size_t)i * w_row, k, half), xt[k - K8], v[i]);
+        o[i] = acc ? o[i] + v[i] : v[i];
+    }
+}
+
+/* Decode: 8 rows (n of them real: the others repeat row n - 1) x token t
+ * straight from W, 8 chains in flight; the next 8 rows (one contiguous run)
+ * prefetched, 4 (f16) or 6 (f32) lines per step: ahead of the 2 or 4 lines
+ * a step reads, so the prefetch runs ahead as the rows go by. */
+INLINE void float_rows8(float *y, const char *W, size_t w_row, int n, const void *xq, size_t x_row, int t, int K,
+                        bool acc, const bool half, const bool pf_ok) {
+    const float *xm = sl_f32t_main(xq, x_row, t);
+    const char *pf = W + 8 * w_row, *w[8];
+    const int npf = pf_ok ? (half ? 4 : 6) : 0;
+    __m256 a[8];
+    UNROLL
+    for (int i = 0; i < 8; i++) {
+        w[i] = W + (size_t)(i < n ? i : n - 1) * w_row;
+        a[i] = _mm256_setzero_ps();
+    }
     const int K8 = K & ~7;
     for (int k = 0; k < K8; k += 8) {
         for (int i = 0; i < npf; i++) _mm_prefetch(pf + ((size_t)(k / 8) * npf + i) * 64, _MM_HINT_T0);
-        __m256 xv[3];
+        const __m256 xv = _mm256_loadu_ps(xm + (size_t)k * SL_F32T_TOKENS);
         UNROLL
-        for (int j = 0; j < RN; j++) xv[j] = _mm256_loadu_ps((const float *)(const void *)(xq + (size_t)j * x_row) + k);
-        UNROLL
-        for (int i = 0; i < RM; i++) {
-            const __m256 wv = load_w(W + (size_t)i * w_row, k, half);
-            UNROLL
-            for (int j = 0; j < RN; j++) a[i][j] = _mm256_fmadd_ps(wv, xv[j], a[i][j]);
-        }
+        for (int i = 0; i < 8; i++) a[i] = _mm256_fmadd_ps(load_w(w[i], k, half), xv, a[i]);
     }
-    UNROLL
-    for (int i = 0; i < RM; i++)
-        UNROLL
-        for (int j = 0; j < RN; j++) {
-            const void *wr = W + (size_t)i * w_row;
-            const float *xr = (const float *)(const void *)(xq + (size_t)j * x_row);
-            float s = sl_hsum_ps(a[i][j]);
-            for (int k = K8; k < K; k++) s = fmaf(w_at(wr, k, half), xr[k], s);
-            float *o = &y[(size_t)j * ldy + i];
-            *o = acc ? *o + s : s;
-        }
+    float_finish8(y, a, n, W, w_row, sl_f32t_tail(xq, x_row, t, K), K8, K, half, acc);
 }
 
-/* Tiles of 4 rows x 3 tokens (8 rows x 1 token for a lone token: eight
- * chains hide the FMA latency), then the edges with the same chains. */
+/* Prefill: blocked so that what the inner loop reads is in L1 or L2.
+ *  - a panel: FL_RM weight rows x kc (<= FL_KC, or all of a K up to FL_KC1)
+ *    columns, converted once to f32 (the conversion is exact) and
+ *    interleaved 8 columns of each row in turn: at most 12 KB, in L1 while
+ *    every token tile of the block goes by;
+ *  - the f32t activations of at most FL_TB tokens x kc columns (<= 200 KB), in
+ *    L2 while the FL_MC rows of a row block go by, each tile one sequential
+ *    run (the batch was laid out once, by sl_pack_f32t);
+ *  - the 8 lane accumulators of each of the FL_MC x FL_TB outputs carry over
+ *    from one K block to the next in accs[] (68 KB, L2). Each lane's chain
+ *    of fused multiply-adds runs in the same order as in one pass over K,
+ *    so the bits are those of the decode path and of the reference.
+ * Register tile: FL_RM rows x 3 tokens = 12 accumulators, plus the 3 token
+ * vectors and one weight vector: the 16 ymm registers. Per step it loads 4
+ * vectors from L1 and 3 from L2 for 12 FMAs.
+ * Rows past nr repeat the last row and the tokens past nt in the last tile
+ * repeat the last token (f32t does that); their outputs are never stored, so
+ * the loops have no edge cases. Stack: about 80 KB. */
+#define FL_RM 4
+#define FL_RN SL_F32T_TOKENS
+#define FL_KC 512
+#define FL_KC1 768 /* a K up to this is one block: no carry at all */
+#define FL_MC 32
+#define FL_TB 66 /* a multiple of FL_RN */
+
+/* p[(s * FL_RM + i) * 8 + l] = w_i[k0 + 8 s + l] for s < ns */
+INLINE void pack_panel(float *restrict p, const char *const *w, int k0, int ns, const bool half) {
+    for (int s = 0; s < ns; s++)
+        UNROLL
+        for (int i = 0; i < FL_RM; i++) _mm256_store_ps(p + (s * FL_RM + i) * 8, load_w(w[i], k0 + 8 * s, half));
+}
+
+/* Lines [l, l + n) of the next panel's source (rows w, lpr lines each from
+ * byte off): its first touch of memory, in short runs that the hardware
+ * prefetchers learn too late, spread over the tiles of the current panel so
+ * that few are in flight at once. */
+typedef struct {
+    const char *const *w;
+    size_t off;
+    int lpr, l, n;
+} panel_pf;
+
+/* One step: 12 FMAs of the 3 token vectors at x and the 4 weight vectors at p. */
+INLINE void tile_step(__m256 a[FL_RM][FL_RN], const float *restrict p, const float *restrict x) {
+    __m256 xv[FL_RN];
+    UNROLL
+    for (int j = 0; j < FL_RN; j++) xv[j] = _mm256_loadu_ps(x + j * 8);
+    UNROLL
+    for (int i = 0; i < FL_RM; i++) {
+        const __m256 wv = _mm256_load_ps(p + i * 8);
+        UNROLL
+        for (int j = 0; j < FL_RN; j++) a[i][j] = _mm256_fmadd_ps(wv, xv[j], a[i][j]);
+    }
+}
+
+/* acc[j * FL_RM + i] (+)= lanes of panel row i times token j of the f32t
+ * run x (group s at x + 24 s), ns steps, two at a time. First the lines of
+ * pf and the next tile's accumulators (an, from L2). (The activations run
+ * is sequential: the hardware prefetchers keep up with it; prefetching it
+ * in software measured slower.) */
+INLINE void panel_tile(__m256 *restrict acc, const float *restrict p, const float *restrict x, int ns, bool first,
+                       panel_pf pf, const char *an) {
+    for (int i = 0, r = pf.l / pf.lpr, c = pf.l % pf.lpr; i < pf.n; i++) {
+        _mm_prefetch(pf.w[r] + pf.off + (size_t)c * 64, _MM_HINT_T0);
+        if (++c == pf.lpr) c = 0, r++;
+    }
+    for (int l = 0; l < FL_RM * FL_RN * 32; l += 64) _mm_prefetch(an + l, _MM_HINT_T0);
+    __m256 a[FL_RM][FL_RN];
+    UNROLL
+    for (int i = 0; i < FL_RM; i++)
+        UNROLL
+        for (int j = 0; j < FL_RN; j++) a[i][j] = first ? _mm256_setzero_ps() : acc[j * FL_RM + i];
+    int s = 0;
+    for (; s + 2 <= ns; s += 2) {
+        tile_step(a, p + s * FL_RM * 8, x + s * FL_RN * 8);
+        tile_step(a, p + (s + 1) * FL_RM * 8, x + (s + 1) * FL_RN * 8);
+    }
+    if (s < ns) tile_step(a, p + s * FL_RM * 8, x + s * FL_RN * 8);
+    UNROLL
+    for (int i = 0; i < FL_RM; i++)
+        UNROLL
+        for (int j = 0; j < FL_RN; j++) acc[j * FL_RM + i] = a[i][j];
+}
+
+/* Row pointers of the FL_RM rows from r (past nr: the last row). */
+INLINE void panel_rows(const char **w, const char *W, size_t w_row, int r, int nr) {
+    for (int i = 0; i < FL_RM; i++) w[i] = W + (size_t)(r + i < nr ? r + i : nr - 1) * w_row;
+}
+
+/* Rows [r0, r0 + mr) x tokens [t0, t0 + nt) of the call (t0 % 3 == 0),
+ * K8 = K & ~7 > 0 in blocks of kc columns (a multiple of 8). */
+INLINE void float_block(float *y, size_t ldy, const char *W, size_t w_row, const char *xq, size_t x_row, int r0,
+                        int mr, int nr, int t0, int nt, int K, int kc, bool acc, const bool half) {
+    _Alignas(32) float panel[FL_RM * FL_KC1];
+    __m256 accs[FL_MC / FL_RM][FL_TB][FL_RM]; /* (row group, token, row) */
+    const int K8 = K & ~7, tiles = (nt + FL_RN - 1) / FL_RN, groups = (mr + FL_RM - 1) / FL_RM;
+    const size_t es = half ? 2 : 4;
+    const char *x0 = xq + (size_t)(t0 / FL_RN) * x_row;
+    for (int k0 = 0; k0 < K8; k0 += kc) {
+        const int ns = (K8 - k0 < kc ? K8 - k0 : kc) / 8;
+        for (int g = 0; g < groups; g++) {
+            const char *w[FL_RM], *wn[FL_RM];
+            panel_rows(w, W, w_row, r0 + g * FL_RM, nr);
+            pack_panel(panel, w, k0, ns, half);
+            /* the next panel: the next row group, or the first one of the next K block */
+            const bool more = g + 1 < groups;
+            const int kn = more ? k0 : k0 + kc;
+            const int nsn = kn < K8 ? (K8 - kn < kc ? K8 - kn : kc) / 8 : 0;
+            panel_rows(wn, W, w_row, more ? r0 + (g + 1) * FL_RM : r0, nr);
+            /* the lines of the next panel, about as many per tile */
+            const int lpr = (int)((size_t)nsn * 8 * es / 64) + 1, lines = nsn ? FL_RM * lpr : 0;
+            const int per = (lines + tiles - 1) / tiles;
+            for (int u = 0; u < tiles; u++) {
+                /* and the accumulators of the next tile, or of the first of the next panel */
+                const bool last = u + 1 == tiles;
+                const int l = u * per < lines ? u * per : lines;
+                const panel_pf pf = {wn, (size_t)kn * es, lpr, l, lines - l < per ? lines - l : per};
+                panel_tile(accs[g][u * FL_RN], panel,
+                           (const float *)(const void *)(x0 + (size_t)u * x_row) + (size_t)k0 * FL_RN, ns, k0 == 0,
+                           pf, (const char *)accs[last ? (more ? g + 1 : 0) : g][last ? 0 : (u + 1) * FL_RN]);
+            }
+        }
+    }
+    for (int t = 0; t < nt; t++) {
+        const float *xt = sl_f32t_tail(xq, x_row, t0 + t, K);
+        float *yt = y + (size_t)(t0 + t) * ldy + r0;
+        for (int r = 0; r < mr; r += 8) {
+            const int g0 = r / FL_RM, g1 = g0 + 1 < groups ? g0 + 1 : g0; /* (g0 again: never stored) */
+            const __m256 v[8] = {accs[g0][t][0], accs[g0][t][1], accs[g0][t][2], accs[g0][t][3],
+                                 accs[g1][t][0], accs[g1][t][1], accs[g1][t][2], accs[g1][t][3]};
+            float_finish8(yt + r, v, mr - r < 8 ? mr - r : 8, W + (size_t)(r0 + r) * w_row, w_row, xt, K8, K, half,
+                          acc);
+        }
+    }
+}
+
+/* Token blocks of at most FL_TB tokens (whole tiles, as even as can be) and
+ * K blocks of at most FL_KC columns (as even as can be; one block up to
+ * FL_KC1): the fewest blocks, and no thin remainder. */
 INLINE void float_gemm(float *y, size_t ldy, const void *W, size_t w_row, const void *xq, size_t x_row,
                        int nr, int nt, int K, bool acc, const bool half) {
     const char *Wc = W, *xc = xq;
-    int r = 0;
-    if (nt == 1)
-        for (; r + 8 <= nr; r += 8)
-            float_tile(y + r, ldy, Wc + (size_t)r * w_row, w_row, xc, x_row, K, acc, 8, 1, half, r + 16 <= nr);
-    for (; r + 4 <= nr; r += 4) {
-        int t = 0;
-        for (; t + 3 <= nt; t += 3)
-            float_tile(y + (size_t)t * ldy + r, ldy, Wc + (size_t)r * w_row, w_row, xc + (size_t)t * x_row, x_row, K,
-                       acc, 4, 3, half, r + 8 <= nr);
-        for (; t < nt; t++)
-            float_tile(y + (size_t)t * ldy + r, ldy, Wc + (size_t)r * w_row, w_row, xc + (size_t)t * x_row, x_row, K,
-                       acc, 4, 1, half, r + 8 <= nr);
+    const int K8 = K & ~7;
+    if (nt >= 2 && K8 > 0) {
+        const int nkb = K8 <= FL_KC1 ? 1 : (K8 + FL_KC - 1) / FL_KC, kc = (K8 / 8 + nkb - 1) / nkb * 8;
+        const int ntb = (nt + FL_TB - 1) / FL_TB, tb = ((nt + ntb - 1) / ntb + FL_RN - 1) / FL_RN * FL_RN;
+        for (int r0 = 0; r0 < nr; r0 += FL_MC)
+            for (int t0 = 0; t0 < nt; t0 += tb)
+                float_block(y, ldy, Wc, w_row, xc, x_row, r0, nr - r0 < FL_MC ? nr - r0 : FL_MC, nr, t0,
+                            nt - t0 < tb ? nt - t0 : tb, K, kc, acc, half);
+        return;
     }
-    for (; r < nr; r++)
-        for (int t = 0; t < nt; t++)
-            float_tile(y + (size_t)t * ldy + r, ldy, Wc + (size_t)r * w_row, w_row, xc + (size_t)t * x_row, x_row, K,
-                       acc, 1, 1, half, false);
+    for (int t = 0; t < nt; t++)
+        for (int r = 0; r < nr; r += 8)
+            float_rows8(y + (size_t)t * ldy + r, Wc + (size_t)r * w_row, w_row, nr - r < 8 ? nr - r : 8, xc, x_row, t,
+                        K, acc, half, r + 16 <= nr);
 }
 
 void sl_gemm_f32_avx2(float *y, size_t ldy, const void *W, size_t w_row, const void *xq,

@@ -6,7 +6,6 @@
  * sub-block scale with vpmaddwd, and accumulated in int32 (exact); the
  * q4_K/q5_K min terms come from q8_K's bsums. Bounds: pairwise sums stay
  * within int16 (31*127*2, and 63*127*2 + 32*127*2 for q6_K). */
-#include "kernels/gemm.h"
 #include "kernels/quant_isa.h"
 #include "kernels/x86/avx2_util.h"
 #include "tensor/quant.h"
@@ -75,65 +74,6 @@ void sl_vec_dot_q4_k_avx2(float *s, const void *vx, const void *vy, int64_t n) {
         acc = _mm256_fmadd_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(sumi), acc);
     }
     *s = sl_hsum_ps(acc) - accm;
-}
-
-/* q4_K tile: the sl_vec_dot_q4_k_avx2 arithmetic above, operation for
- * operation per output, with each weight row's nibbles and scales unpacked
- * once per super-block for RN tokens (prefill). */
-static inline __attribute__((always_inline)) void q4k_tile(float *out, const sl_block_q4_k *x, const char *xq,
-                                                           size_t x_row, int nb, const int RN) {
-    const __m256i m4 = _mm256_set1_epi8(0x0F);
-    __m256 acc[4];
-    float accm[4];
-    for (int t = 0; t < RN; t++) {
-        acc[t] = _mm256_setzero_ps();
-        accm[t] = 0;
-    }
-    for (int i = 0; i < nb; i++) {
-        uint64_t sc, mn;
-        k4_unpack(x[i].scales, &sc, &mn);
-        const float dx = sl_h2f(x[i].d), dmx = sl_h2f(x[i].dmin);
-        const __m256i sc16 = k4_scales16(sc);
-        __m256i lo[4], hi[4];
-        for (int c = 0; c < 4; c++) {
-            const __m256i q = load32(x[i].qs + 32 * c);
-            lo[c] = _mm256_and_si256(q, m4);
-            hi[c] = _mm256_and_si256(_mm256_srli_epi16(q, 4), m4);
-        }
-        for (int t = 0; t < RN; t++) {
-            const sl_block_q8_k *y = (const sl_block_q8_k *)(const void *)(xq + (size_t)t * x_row) + i;
-            const float d = y->d * dx;
-            accm[t] += y->d * dmx * k4_mins_dot(mn, y->bsums);
-            __m256i sumi = _mm256_setzero_si256();
-            for (int c = 0; c < 4; c++) {
-                __m256i p0 = _mm256_maddubs_epi16(lo[c], load32(y->qs + 64 * c));
-                __m256i p1 = _mm256_maddubs_epi16(hi[c], load32(y->qs + 64 * c + 32));
-                p0 = _mm256_madd_epi16(p0, pick16(sc16, 2 * c));
-                p1 = _mm256_madd_epi16(p1, pick16(sc16, 2 * c + 1));
-                sumi = _mm256_add_epi32(sumi, _mm256_add_epi32(p0, p1));
-            }
-            acc[t] = _mm256_fmadd_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(sumi), acc[t]);
-        }
-    }
-    for (int t = 0; t < RN; t++) out[t] = sl_hsum_ps(acc[t]) - accm[t];
-}
-
-void sl_gemm_q4_k_avx2(float *y, size_t ldy, const void *W, size_t w_row, const void *xq, size_t x_row, int nr,
-                       int nt, int K, bool acc) {
-    const int nb = K / SL_QK_K;
-    for (int r = 0; r < nr; r++) {
-        const sl_block_q4_k *x = (const void *)((const char *)W + (size_t)r * w_row);
-        float out[4];
-        int t = 0;
-        for (; t + 4 <= nt; t += 4) {
-            q4k_tile(out, x, (const char *)xq + (size_t)t * x_row, x_row, nb, 4);
-            for (int j = 0; j < 4; j++) y[(size_t)(t + j) * ldy + r] = acc ? y[(size_t)(t + j) * ldy + r] + out[j] : out[j];
-        }
-        for (; t < nt; t++) {
-            q4k_tile(out, x, (const char *)xq + (size_t)t * x_row, x_row, nb, 1);
-            y[(size_t)t * ldy + r] = acc ? y[(size_t)t * ldy + r] + out[0] : out[0];
-        }
-    }
 }
 
 void sl_vec_dot_q5_k_avx2(float *s, const void *vx, const void *vy, int64_t n) {
