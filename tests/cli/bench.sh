@@ -93,12 +93,14 @@ if "$SL_BIN" bench --kernels -t 1 --reps 1 --json >"$TMP/k.json" 2>"$TMP/err"; t
     else t_fail bench_kernels "types [$types] zero rate [$zero]"; fi
 else t_fail bench_kernels "$(cat "$TMP/err")"; fi
 
-# ---- the fast kernels (tile matmul, attention rows, q8s activations) do the
+# ---- the fast kernels (tile matmul incl. K-quants, attention rows, q8s activations) do the
 # very arithmetic of their scalar references, so a whole forward pass gives
 # the same bits with SL_FORCE_REF=1: greedy text and logits-driven choices
 # must match token for token
-for ty in q4_0 q8_0 f16; do
-    "$SL_BIN" synth --shape tiny --type $ty --seed 9 -o "$TMP/e-$ty.gguf" 2>/dev/null
+# (the K-quant mix needs rows that are multiples of 256)
+for ty in q4_0 q8_0 f16 q4_k_m; do
+    dims=; [ $ty = q4_k_m ] && dims="--embd 256 --ff 768 --heads 4 --heads-kv 2"
+    "$SL_BIN" synth --shape tiny $dims --type $ty --seed 9 -o "$TMP/e-$ty.gguf" 2>/dev/null
     a=$("$SL_BIN" generate -m "$TMP/e-$ty.gguf" -p "Once upon a time" -n 40 --temp 0 --window 20 -t 2 2>/dev/null)
     b=$(SL_FORCE_REF=1 "$SL_BIN" generate -m "$TMP/e-$ty.gguf" -p "Once upon a time" -n 40 --temp 0 --window 20 -t 2 2>/dev/null)
     if [ -n "$a" ] && [ "$a" = "$b" ]; then t_pass bench_simd_equals_ref_$ty
