@@ -4,6 +4,7 @@
 #define SL_KERNELS_X86_AVX2_UTIL_H
 
 #include <immintrin.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -95,6 +96,19 @@ static inline __m256i sl_block_round32(const float *x, float id, __m256i *sum32)
         q[k] = _mm256_cvtps_epi32(sl_roundf_ps(_mm256_mul_ps(_mm256_loadu_ps(x + 8 * k), vid)));
     if (sum32) *sum32 = _mm256_add_epi32(_mm256_add_epi32(q[0], q[1]), _mm256_add_epi32(q[2], q[3]));
     return sl_pack_i32x4_i8(q[0], q[1], q[2], q[3]);
+}
+
+/* Writes lanes of v (lane i = output row i of an 8-row tile) to y[0..n),
+ * adding to what is there when acc. */
+static inline void sl_store_rows8(float *y, __m256 v, int n, bool acc) {
+    if (n == 8) {
+        if (acc) v = _mm256_add_ps(v, _mm256_loadu_ps(y));
+        _mm256_storeu_ps(y, v);
+        return;
+    }
+    float tmp[8];
+    _mm256_storeu_ps(tmp, v);
+    for (int i = 0; i < n; i++) y[i] = acc ? y[i] + tmp[i] : tmp[i];
 }
 
 #endif

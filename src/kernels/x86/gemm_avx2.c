@@ -49,18 +49,6 @@ void sl_quant_q8s_avx2(void *xq, const float *x, int K) {
 
 /* ---- shared pieces of the 8-row kernels --------------------------------------------- */
 
-/* Writes lanes of v (lane i = row i) to y[0..n), adding when acc. */
-INLINE void store_rows(float *y, __m256 v, int n, bool acc) {
-    if (n == 8) {
-        if (acc) v = _mm256_add_ps(v, _mm256_loadu_ps(y));
-        _mm256_storeu_ps(y, v);
-        return;
-    }
-    float tmp[8];
-    _mm256_storeu_ps(tmp, v);
-    for (int i = 0; i < n; i++) y[i] = acc ? y[i] + tmp[i] : tmp[i];
-}
-
 /* Eight f16 scales, in this lane order, as floats. Packed in general
  * registers first: the integer units are idle here, while inserting into a
  * vector element by element queues on the few ports that move data across. */
@@ -186,15 +174,15 @@ void sl_gemm_q4_0_avx2(float *y, size_t ldy, const void *W, size_t w_row, const 
         __m256 out[8];
         for (; t + 8 <= nt; t += 8) {
             q4_0_tile(out, w, xq, x_row, t, K, 8, pf);
-            for (int j = 0; j < 8; j++) store_rows(y + (size_t)(t + j) * ldy + r0, out[j], n, acc);
+            for (int j = 0; j < 8; j++) sl_store_rows8(y + (size_t)(t + j) * ldy + r0, out[j], n, acc);
         }
         for (; t + 4 <= nt; t += 4) {
             q4_0_tile(out, w, xq, x_row, t, K, 4, pf);
-            for (int j = 0; j < 4; j++) store_rows(y + (size_t)(t + j) * ldy + r0, out[j], n, acc);
+            for (int j = 0; j < 4; j++) sl_store_rows8(y + (size_t)(t + j) * ldy + r0, out[j], n, acc);
         }
         for (; t < nt; t++) {
             q4_0_tile(out, w, xq, x_row, t, K, 1, pf);
-            store_rows(y + (size_t)t * ldy + r0, out[0], n, acc);
+            sl_store_rows8(y + (size_t)t * ldy + r0, out[0], n, acc);
         }
     }
 }
@@ -275,11 +263,11 @@ void sl_gemm_q8_0_avx2(float *y, size_t ldy, const void *W, size_t w_row, const 
         __m256 out[4];
         for (; t + 4 <= nt; t += 4) {
             q8_0_tile(out, w, xq, x_row, t, K, 4, pf);
-            for (int j = 0; j < 4; j++) store_rows(y + (size_t)(t + j) * ldy + r0, out[j], n, acc);
+            for (int j = 0; j < 4; j++) sl_store_rows8(y + (size_t)(t + j) * ldy + r0, out[j], n, acc);
         }
         for (; t < nt; t++) {
             q8_0_tile(out, w, xq, x_row, t, K, 1, pf);
-            store_rows(y + (size_t)t * ldy + r0, out[0], n, acc);
+            sl_store_rows8(y + (size_t)t * ldy + r0, out[0], n, acc);
         }
     }
 }

@@ -64,18 +64,6 @@ INLINE void quad16(const char *const *r, size_t off, __m256i X[2]) {
     X[1] = _mm256_unpackhi_epi64(ac, bd);
 }
 
-/* Writes lanes of v (lane i = row i) to y[0..n), adding when acc. */
-INLINE void store_rows(float *y, __m256 v, int n, bool acc) {
-    if (n == 8) {
-        if (acc) v = _mm256_add_ps(v, _mm256_loadu_ps(y));
-        _mm256_storeu_ps(y, v);
-        return;
-    }
-    float tmp[8];
-    _mm256_storeu_ps(tmp, v);
-    for (int i = 0; i < n; i++) y[i] = acc ? y[i] + tmp[i] : tmp[i];
-}
-
 /* Lines [i * n + j0, i * n + j0 + m) of the next row group (pf), when
  * there is one: super-block i of a group consumes 8 blocks, so n >=
  * 8 * block bytes / 64 lines per super-block keep pace with it (PF_Q4K...
@@ -530,15 +518,15 @@ INLINE void gemm_k(const int kind, float *y, size_t ldy, const void *W, size_t w
         int t = 0;
         for (; kind == 4 && t + 8 <= nt; t += 8) {
             tile_k(kind, out, w, (const char *)xq + (size_t)t * x_row, x_row, nb, 8, pf);
-            for (int j = 0; j < 8; j++) store_rows(y + (size_t)(t + j) * ldy + r0, out[j], n, acc);
+            for (int j = 0; j < 8; j++) sl_store_rows8(y + (size_t)(t + j) * ldy + r0, out[j], n, acc);
         }
         for (; t + 4 <= nt; t += 4) {
             tile_k(kind, out, w, (const char *)xq + (size_t)t * x_row, x_row, nb, 4, pf);
-            for (int j = 0; j < 4; j++) store_rows(y + (size_t)(t + j) * ldy + r0, out[j], n, acc);
+            for (int j = 0; j < 4; j++) sl_store_rows8(y + (size_t)(t + j) * ldy + r0, out[j], n, acc);
         }
         for (; t < nt; t++) {
             tile_k(kind, out, w, (const char *)xq + (size_t)t * x_row, x_row, nb, 1, pf);
-            store_rows(y + (size_t)t * ldy + r0, out[0], n, acc);
+            sl_store_rows8(y + (size_t)t * ldy + r0, out[0], n, acc);
         }
     }
 }
