@@ -119,6 +119,31 @@ sl_act_quant_fn sl_act_quant_get_ref(sl_act_format f);
 /* Bytes per activation row of K elements in format f (f32t: per tile of 3 tokens). */
 size_t sl_act_row_bytes(sl_act_format f, int K);
 
+/* ---- row-interleaved ("x8") weights ----
+ * The SIMD q4_0 and q8_0 kernels take 8 rows at a time; stored as GGUF has
+ * them, each block of a group is 8 short loads from 8 rows and 8 scales
+ * picked one by one, work that costs more than the products on one core.
+ * Repacked at load time, a group of 8 rows (rows 8g..8g+7) becomes one
+ * run of blocks, block b of the group holding
+ *     uint16 d[8]          the rows' f16 scales in the kernels' lane order
+ *                          (rows 0 1 4 5 2 3 6 7)
+ *     uint8  qs[2][C][4][8] for quad h (rows 4h..4h+3), chunk c, row i of the
+ *                          quad: bytes 8c..8c+7 of that row's qs
+ * with C = 2 for q4_0 (16 bytes of nibbles per row) and 4 for q8_0. The
+ * group takes exactly the bytes of its 8 rows (144 = 8 * 18, 272 = 8 * 34),
+ * so row r0 of a group still starts at r0 * w_row; a product must cover
+ * whole groups (N % 8 == 0, nr % 8 == 0). The arithmetic is the plain
+ * kernel's: the same bits as the reference on the original rows. */
+#define SL_X8_BLOCK_Q4_0 144
+#define SL_X8_BLOCK_Q8_0 272
+/* The x8 kernel of a type, or NULL when the type has none, the CPU has no
+ * SIMD kernel for it, or SL_FORCE_REF is set (then nothing is repacked). */
+const sl_gemm_kernel *sl_gemm_get_x8(sl_type t);
+/* Repacks N rows of K columns of type t from src into dst (as many bytes,
+ * not overlapping). Returns false, writing nothing, when t has no x8 layout
+ * or N % 8 != 0 or K is not a multiple of the block size. */
+bool sl_repack_x8(sl_type t, void *dst, const void *src, int N, int K);
+
 /* ---- references (kernels/ref/gemm_ref.c) and SIMD versions ---- */
 void sl_quant_q8s_ref(void *xq, const float *x, int K);
 void sl_gemm_q4_0_ref(float *y, size_t ldy, const void *W, size_t w_row, const void *xq,
@@ -145,6 +170,10 @@ void sl_gemm_f32_avx2(float *y, size_t ldy, const void *W, size_t w_row, const v
                       size_t x_row, int nr, int nt, int K, bool acc);
 void sl_gemm_f16_avx2(float *y, size_t ldy, const void *W, size_t w_row, const void *xq,
                       size_t x_row, int nr, int nt, int K, bool acc);
+void sl_gemm_q4_0x8_avx2(float *y, size_t ldy, const void *W, size_t w_row, const void *xq,
+                         size_t x_row, int nr, int nt, int K, bool acc);
+void sl_gemm_q8_0x8_avx2(float *y, size_t ldy, const void *W, size_t w_row, const void *xq,
+                         size_t x_row, int nr, int nt, int K, bool acc);
 void sl_gemm_q4_k_avx2(float *y, size_t ldy, const void *W, size_t w_row, const void *xq,
                        size_t x_row, int nr, int nt, int K, bool acc);
 void sl_gemm_q5_k_avx2(float *y, size_t ldy, const void *W, size_t w_row, const void *xq,

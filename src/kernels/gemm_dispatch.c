@@ -47,6 +47,17 @@ static const sl_gemm_kernel *find(sl_type t, bool simd) {
 }
 
 const sl_gemm_kernel *sl_gemm_get(sl_type t) { return find(t, use_avx2()); }
+
+const sl_gemm_kernel *sl_gemm_get_x8(sl_type t) {
+#ifdef HAVE_AVX2_BUILD
+    static const sl_gemm_kernel q4_0x8 = {sl_gemm_q4_0x8_avx2, SL_ACT_Q8S, 8}, q8_0x8 = {sl_gemm_q8_0x8_avx2, SL_ACT_Q8S, 8};
+    if (!use_avx2()) return NULL;
+    return t == SL_TYPE_Q4_0 ? &q4_0x8 : t == SL_TYPE_Q8_0 ? &q8_0x8 : NULL;
+#else
+    (void)t;
+    return NULL;
+#endif
+}
 const sl_gemm_kernel *sl_gemm_get_ref(sl_type t) { return find(t, false); }
 
 /* q8_K rows through the weight table's quantizer (the same bits at every level) */

@@ -205,7 +205,8 @@ int sl_matmul_parts(sl_pool *pool, sl_matmul_scratch *scratch, const float *x, i
         part_plan *pp = &j.pp[p];
         pp->w_row = sl_row_size(parts[p].type, K);
         if (K > 0 && pp->w_row == 0) return -1;
-        pp->kern = sl_gemm_get(parts[p].type);
+        pp->kern = parts[p].x8 ? sl_gemm_get_x8(parts[p].type) : sl_gemm_get(parts[p].type);
+        if (parts[p].x8 && (!pp->kern || parts[p].N % 8 != 0)) return -1;
         pp->dot = wt->vec_dot;
         /* (a q8_K tile kernel reads what the q8_K quantizer writes) */
         int key = pp->kern ? (pp->kern->act == SL_ACT_Q8S   ? KEY_Q8S

@@ -23,12 +23,6 @@ static void rmsnorm(float *out, const float *x, const float *w, int n, float eps
     for (i = 0; i < n; i++) out[i] = x[i] * inv * w[i];
 }
 
-static sl_status matmul(sl_session *s, float *y, const sl_matrix *w, const float *x, int T,
-                        sl_error *err) {
-    if (sl_matmul(s->pool, &s->mm, y, w->data, w->type, x, T, (int)w->rows, (int)w->cols) != 0)
-        return sl_fail(err, SL_ERR_NOMEM, "matmul scratch: out of memory");
-    return SL_OK;
-}
 
 /* Several products of the same x (T, cols) in one pass over the pool. */
 static sl_status matmul_parts(sl_session *s, const float *x, int T, int K, const sl_mm_part *parts, int n,
@@ -39,8 +33,14 @@ static sl_status matmul_parts(sl_session *s, const float *x, int T, int K, const
 }
 
 static sl_mm_part part(const sl_matrix *w, float *y, size_t ldy, bool acc) {
-    sl_mm_part p = {.W = w->data, .type = w->type, .N = (int)w->rows, .y = y, .ldy = ldy, .acc = acc};
+    sl_mm_part p = {.W = w->data, .type = w->type, .N = (int)w->rows, .y = y, .ldy = ldy, .acc = acc, .x8 = w->x8};
     return p;
+}
+
+static sl_status matmul(sl_session *s, float *y, const sl_matrix *w, const float *x, int T,
+                        sl_error *err) {
+    const sl_mm_part p = part(w, y, (size_t)w->rows, false);
+    return matmul_parts(s, x, T, (int)w->cols, &p, 1, SL_MM_PLAIN, err);
 }
 
 static void add_bias(float *y, const float *b, int T, int n) {

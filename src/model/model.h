@@ -18,9 +18,11 @@
 /* A weight matrix as stored: rows of `cols` elements, row-major, any type.
  * GGUF's ne[0] is cols (the contiguous dimension), ne[1] is rows. */
 typedef struct {
-    const void *data; /* into the mapping */
+    const void *data; /* into the mapping, or into the model's repacked copies */
     sl_type type;
     int64_t rows, cols;
+    bool x8;          /* repacked row-interleaved (kernels/gemm.h): only the
+                         x8 kernels can read it */
 } sl_matrix;
 
 typedef enum {
@@ -61,11 +63,19 @@ struct sl_model {
     sl_layer *layers;         /* (L) */
     sl_tokenizer *tok;
     void *f32_copies;         /* chain of 1-D tensors stored as f16/bf16, converted once; owned */
+    void *x8_copies;          /* chain of repacked matrices (model_repack.c); owned */
 };
 
 /* Architecture hooks: read hyper-parameters and bind tensors, validating
  * every shape against the hyper-parameters (messages name the tensor). */
 sl_status sl_arch_llama_load(sl_model *m, sl_error *err);
+
+/* Repacks the layer matrices and an untied output matrix whose type has an
+ * x8 kernel (kernels/gemm.h) into owned row-interleaved copies, dropping
+ * the mapped originals from memory as it goes. Nothing happens under
+ * SL_FORCE_REF, without the SIMD kernels, or with SL_NO_REPACK set (for
+ * comparisons). Only fails for lack of memory. */
+sl_status sl_model_repack(sl_model *m, sl_error *err);
 
 /* Binding helpers shared by arch files. */
 sl_status sl_model_bind_matrix(sl_model *m, sl_matrix *out, const char *name, int64_t rows,

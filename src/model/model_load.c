@@ -54,6 +54,8 @@ sl_status sl_model_load(sl_model **out, const char *path, sl_error *err) {
     }
     st = a->load(m, err);
     if (st != SL_OK) goto fail;
+    st = sl_model_repack(m, err);
+    if (st != SL_OK) goto fail;
 
     st = sl_tokenizer_load(&m->tok, m->gguf, err);
     if (st != SL_OK) goto fail;
@@ -73,11 +75,13 @@ void sl_model_free(sl_model *m) {
     if (!m) return;
     sl_tokenizer_free(m->tok);
     free(m->layers);
-    for (void *c = m->f32_copies; c;) {
-        void *next = *(void **)c;
-        free(c);
-        c = next;
-    }
+    void *chains[2] = {m->f32_copies, m->x8_copies};
+    for (int i = 0; i < 2; i++)
+        for (void *c = chains[i]; c;) {
+            void *next = *(void **)c;
+            free(c);
+            c = next;
+        }
     sl_gguf_close(m->gguf);
     free(m);
 }

@@ -144,6 +144,66 @@ static void test_gemm_simd_matches_ref(void) {
     }
 }
 
+/* The x8 kernels on repacked rows against the reference on the rows as
+ * stored: the same bits, for whole matrices and for a call on a later
+ * group alone (as a thread's share of the rows is run). Weights include
+ * the extremes the int16 sums must hold: all nibbles 15, all q8_0 quants
+ * -128 and +127. */
+static void check_x8(sl_type t, int N, int T, int K, int fill) {
+    const sl_gemm_kernel *kx = sl_gemm_get_x8(t), *kr = sl_gemm_get_ref(t);
+    const size_t w_row = sl_row_size(t, K);
+    char *W = make_w(t, N, K, 1.0f), *P = malloc((size_t)N * w_row + 64);
+    const size_t bs = sl_type_block_bytes(t);
+    for (size_t b = 0; fill && b < (size_t)N * w_row / bs; b++) /* keep the f16 scales, set every quant */
+        memset(W + b * bs + 2, fill == 1 ? 0xFF : (b % 2 ? 0x80 : 0x7F), bs - 2);
+    T_CHECK(sl_repack_x8(t, P, W, N, K), "%s N=%d K=%d: repack refused", sl_type_name(t), N, K);
+    float *x = malloc((size_t)T * K * sizeof *x);
+    for (int i = 0; i < T * K; i++) x[i] = fill ? (i % 3 ? 2.0f : -2.0f) : t_rand_f(&g_seed) * 2;
+    size_t x_row;
+    char *xq = make_x(kr, sl_act_quant_get_ref(kr->act), x, T, K, &x_row);
+    const size_t ldy = (size_t)N + 5;
+    float *y0 = malloc((size_t)T * ldy * sizeof *y0), *y1 = malloc((size_t)T * ldy * sizeof *y1);
+    for (size_t i = 0; i < (size_t)T * ldy; i++) y0[i] = y1[i] = (float)i * 0.5f;
+    for (int acc = 0; acc < 2; acc++) {
+        kr->gemm(y0, ldy, W, w_row, xq, x_row, N, T, K, acc);
+        kx->gemm(y1, ldy, P, w_row, xq, x_row, N, T, K, acc);
+        T_CHECK(!memcmp(y0, y1, (size_t)T * ldy * sizeof *y0), "%s x8 N=%d T=%d K=%d fill=%d acc=%d: differs",
+                sl_type_name(t), N, T, K, fill, acc);
+    }
+    if (N > 8) { /* the last group alone, into a fresh output */
+        const int r0 = N - 8;
+        memset(y1, 0, (size_t)T * ldy * sizeof *y1);
+        kx->gemm(y1 + r0, ldy, P + (size_t)r0 * w_row, w_row, xq, x_row, 8, T, K, false);
+        kr->gemm(y0, ldy, W, w_row, xq, x_row, N, T, K, false);
+        for (int tk = 0; tk < T; tk++)
+            T_CHECK(!memcmp(y0 + (size_t)tk * ldy + r0, y1 + (size_t)tk * ldy + r0, 8 * sizeof *y0),
+                    "%s x8 N=%d T=%d K=%d: the last group alone differs", sl_type_name(t), N, T, K);
+    }
+    free(W), free(P), free(x), free(xq), free(y0), free(y1);
+}
+
+static void test_gemm_x8_matches_ref(void) {
+    /* what does not repack, on any CPU */
+    char src[8 * 34] = {0}, dst[8 * 34];
+    T_CHECK(!sl_repack_x8(SL_TYPE_Q4_0, dst, src, 7, 32) && !sl_repack_x8(SL_TYPE_Q4_0, dst, src, 8, 48) &&
+                !sl_repack_x8(SL_TYPE_Q4_1, dst, src, 8, 32) && !sl_repack_x8(SL_TYPE_F16, dst, src, 8, 32),
+            "repack accepted a shape or type it has no layout for");
+    T_CHECK(sl_gemm_get_x8(SL_TYPE_Q4_1) == NULL && sl_gemm_get_x8(SL_TYPE_F32) == NULL, "unexpected x8 kernels");
+    if (!have_simd()) T_SKIP("no AVX2 on this CPU");
+    const sl_type types[] = {SL_TYPE_Q4_0, SL_TYPE_Q8_0};
+    const int Ns[] = {8, 16, 40};
+    const int Ts[] = {1, 2, 3, 4, 5, 8, 9, 13};
+    const int Ks[] = {32, 96, 1056};
+    for (size_t i = 0; i < sizeof types / sizeof types[0]; i++) {
+        T_CHECK(sl_gemm_get_x8(types[i]) != NULL, "%s: no x8 kernel", sl_type_name(types[i]));
+        if (!sl_gemm_get_x8(types[i])) continue;
+        for (size_t a = 0; a < sizeof Ns / sizeof Ns[0]; a++)
+            for (size_t b = 0; b < sizeof Ts / sizeof Ts[0]; b++)
+                for (size_t c = 0; c < sizeof Ks / sizeof Ks[0]; c++) check_x8(types[i], Ns[a], Ts[b], Ks[c], 0);
+        for (int fill = 1; fill <= 2; fill++) check_x8(types[i], 16, 5, 96, fill);
+    }
+}
+
 /* K-quant weights of every extreme the int16 sums must survive: random
  * bytes (any 6-bit scale and min, any signed q6_K scale), all bits set
  * (quants 15, 31, 63; scales and mins 63; q6_K scales -1) and all clear
@@ -279,6 +339,7 @@ int main(void) {
     T_RUN(test_q8s_quantizer);
     T_RUN(test_gemm_table);
     T_RUN(test_gemm_simd_matches_ref);
+    T_RUN(test_gemm_x8_matches_ref);
     T_RUN(test_gemm_float_blocks);
     T_RUN(test_f32t_layout);
     T_RUN(test_gemm_k_extremes);

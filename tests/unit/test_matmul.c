@@ -11,6 +11,7 @@
  *   |y - y_ref| <= sum_k |w_rk| * e_k + 1e-5 * sum_k |w_rk x_tk|
  * with e_k = 0 for the float types, which take x as is. */
 #include "core/thread_pool.h"
+#include "kernels/gemm.h"
 #include "kernels/matmul.h"
 #include "tensor/quant.h"
 #include "test_util.h"
@@ -121,6 +122,65 @@ static void test_matmul_few_rows(void) {
     sl_pool_free(pool);
 }
 
+/* Repacked (x8) parts in a fused product over a pool: q, k and v of
+ * different types and a residual add, and a SwiGLU pair, give the bits of
+ * the same product on the rows as stored, whatever the thread count. */
+static void test_matmul_x8_parts(void) {
+    if (!sl_gemm_get_x8(SL_TYPE_Q4_0) || !sl_gemm_get_x8(SL_TYPE_Q8_0)) T_SKIP("no x8 kernels on this CPU");
+    const int K = 256, T = 7;
+    const sl_type types[3] = {SL_TYPE_Q4_0, SL_TYPE_Q8_0, SL_TYPE_Q4_0};
+    const int Ns[3] = {64, 24, 136};
+    char *W[3], *P[3];
+    float *x = malloc((size_t)T * K * sizeof *x), *f = malloc((size_t)K * sizeof *f);
+    for (int i = 0; i < T * K; i++) x[i] = t_rand_f(&g_seed);
+    for (int p = 0; p < 3; p++) {
+        const size_t row = sl_row_size(types[p], K);
+        W[p] = malloc((size_t)Ns[p] * row), P[p] = malloc((size_t)Ns[p] * row);
+        for (int r = 0; r < Ns[p]; r++) {
+            for (int k = 0; k < K; k++) f[k] = t_rand_f(&g_seed);
+            sl_type_get(types[p])->from_float(W[p] + (size_t)r * row, f, K);
+        }
+        T_CHECK(sl_repack_x8(types[p], P[p], W[p], Ns[p], K), "repack %d", p);
+    }
+    for (int nth = 1; nth <= 3; nth += 2) {
+        sl_pool *pool = NULL;
+        sl_error err;
+        T_CHECK(sl_pool_create(&pool, nth, &err) == SL_OK, "pool");
+        sl_matmul_scratch s = {0};
+        float *y[2][3];
+        for (int v = 0; v < 2; v++) {
+            sl_mm_part parts[3];
+            for (int p = 0; p < 3; p++) {
+                y[v][p] = malloc((size_t)T * Ns[p] * sizeof(float));
+                for (int i = 0; i < T * Ns[p]; i++) y[v][p][i] = (float)i; /* for the residual add */
+                parts[p] = (sl_mm_part){.W = v ? P[p] : W[p], .type = types[p], .N = Ns[p], .y = y[v][p],
+                                        .ldy = (size_t)Ns[p], .acc = p == 2, .x8 = v == 1};
+            }
+            T_CHECK(sl_matmul_parts(pool, &s, x, T, K, parts, 3, SL_MM_PLAIN) == 0, "x8=%d parts", v);
+        }
+        for (int p = 0; p < 3; p++)
+            T_CHECK(!memcmp(y[0][p], y[1][p], (size_t)T * Ns[p] * sizeof(float)), "%d threads: part %d differs", nth, p);
+        /* SwiGLU: gate and up, both repacked */
+        for (int v = 0; v < 2; v++) {
+            const sl_mm_part gu[2] = {{.W = v ? P[0] : W[0], .type = SL_TYPE_Q4_0, .N = 64, .y = y[v][0], .ldy = 64, .x8 = v == 1},
+                                      {.W = v ? P[2] : W[2], .type = SL_TYPE_Q4_0, .N = 64, .y = y[v][2], .ldy = 64, .x8 = v == 1}};
+            T_CHECK(sl_matmul_parts(pool, &s, x, T, K, gu, 2, SL_MM_SWIGLU) == 0, "x8=%d swiglu", v);
+        }
+        T_CHECK(!memcmp(y[0][0], y[1][0], (size_t)T * 64 * sizeof(float)), "%d threads: SwiGLU differs", nth);
+        /* an x8 part must cover whole groups */
+        const sl_mm_part bad = {.W = P[0], .type = SL_TYPE_Q4_0, .N = 60, .y = y[0][0], .ldy = 60, .x8 = true};
+        T_CHECK(sl_matmul_parts(pool, &s, x, T, K, &bad, 1, SL_MM_PLAIN) == -1, "x8 with N %% 8 != 0 accepted");
+        const sl_mm_part none = {.W = P[0], .type = SL_TYPE_Q4_1, .N = 8, .y = y[0][0], .ldy = 8, .x8 = true};
+        T_CHECK(sl_matmul_parts(pool, &s, x, T, K, &none, 1, SL_MM_PLAIN) == -1, "x8 without a kernel accepted");
+        for (int v = 0; v < 2; v++)
+            for (int p = 0; p < 3; p++) free(y[v][p]);
+        sl_matmul_scratch_free(&s);
+        sl_pool_free(pool);
+    }
+    for (int p = 0; p < 3; p++) free(W[p]), free(P[p]);
+    free(x), free(f);
+}
+
 static void test_matmul_errors(void) {
     sl_matmul_scratch s = {0};
     float y[4] = {0}, x[96] = {0};
@@ -136,6 +196,7 @@ int main(void) {
     T_RUN(test_matmul_1_thread);
     T_RUN(test_matmul_3_threads);
     T_RUN(test_matmul_few_rows);
+    T_RUN(test_matmul_x8_parts);
     T_RUN(test_matmul_errors);
     return T_DONE();
 }

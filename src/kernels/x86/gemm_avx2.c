@@ -59,6 +59,19 @@ INLINE __m256 scales8(uint16_t a, uint16_t b, uint16_t c, uint16_t d, uint16_t e
     return _mm256_cvtph_ps(_mm_set_epi64x((long long)hi, (long long)lo));
 }
 
+/* x8 blocks (kernels/gemm.h): the eight scales already in lane order, and
+ * a quad's nibbles as q4_quad leaves them, from two plain 32-byte loads. */
+INLINE __m256 x8_scales(const char *blk) { return _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(const void *)blk)); }
+INLINE void x8_nibbles(const char *p, __m256i q[4]) {
+    const __m256i m4 = _mm256_set1_epi8(0x0F);
+    const __m256i x0 = _mm256_loadu_si256((const __m256i *)(const void *)p);
+    const __m256i x1 = _mm256_loadu_si256((const __m256i *)(const void *)(p + 32));
+    q[0] = _mm256_and_si256(x0, m4);
+    q[1] = _mm256_and_si256(x1, m4);
+    q[2] = _mm256_and_si256(_mm256_srli_epi16(x0, 4), m4);
+    q[3] = _mm256_and_si256(_mm256_srli_epi16(x1, 4), m4);
+}
+
 /* The q8s parts of activation row t. */
 typedef struct {
     const int8_t *q;
@@ -115,8 +128,8 @@ INLINE __m256i q4_quad_dot16(const __m256i q[4], const __m256i y[4]) {
  * rows. The eight rows are unpacked once per block for all RN tokens. The
  * int16 sums stay exact: a vpmaddubsw pair is at most 2 * 15 * 127, four
  * chunks add up to 8 * 15 * 127 and vphaddw doubles that, to 30480. */
-INLINE void q4_0_tile(__m256 *out, const sl_block_q4_0 *const *w, const void *xq, size_t x_row, int t0,
-                      int K, const int RN, const char *pf) {
+INLINE void q4_0_tile(__m256 *out, const sl_block_q4_0 *const *w, const char *g, const void *xq, size_t x_row,
+                      int t0, int K, const int RN, const char *pf, const bool x8) {
     const int nb = K / 32;
     q8s_row x[8];
     __m256 acc[8];
@@ -128,11 +141,18 @@ INLINE void q4_0_tile(__m256 *out, const sl_block_q4_0 *const *w, const void *xq
     const __m256i ones = _mm256_set1_epi16(1);
     for (int b = 0; b < nb; b++) {
         prefetch_next(pf, b, 3);
-        const __m256 dw = scales8(w[0][b].d, w[1][b].d, w[4][b].d, w[5][b].d, w[2][b].d, w[3][b].d, w[6][b].d,
-                                  w[7][b].d);
+        __m256 dw;
         __m256i q0[4], q1[4];
-        q4_quad(&w[0][b], &w[1][b], &w[2][b], &w[3][b], q0);
-        q4_quad(&w[4][b], &w[5][b], &w[6][b], &w[7][b], q1);
+        if (x8) {
+            const char *blk = g + (size_t)b * SL_X8_BLOCK_Q4_0;
+            dw = x8_scales(blk);
+            x8_nibbles(blk + 16, q0);
+            x8_nibbles(blk + 16 + 64, q1);
+        } else {
+            dw = scales8(w[0][b].d, w[1][b].d, w[4][b].d, w[5][b].d, w[2][b].d, w[3][b].d, w[6][b].d, w[7][b].d);
+            q4_quad(&w[0][b], &w[1][b], &w[2][b], &w[3][b], q0);
+            q4_quad(&w[4][b], &w[5][b], &w[6][b], &w[7][b], q1);
+        }
         UNROLL
         for (int j = 0; j < RN; j++) {
             const int8_t *yq = x[j].q + 32 * b;
@@ -163,28 +183,40 @@ INLINE void q4_0_tile(__m256 *out, const sl_block_q4_0 *const *w, const void *xq
         w[i_] = (const T *)(const void *)((const char *)(W) + (size_t)r_ * (w_row)); \
     }
 
-void sl_gemm_q4_0_avx2(float *y, size_t ldy, const void *W, size_t w_row, const void *xq,
-                       size_t x_row, int nr, int nt, int K, bool acc) {
+/* Both layouts: x8 (row-interleaved groups, nr % 8 == 0) or rows as stored. */
+INLINE void q4_0_gemm(float *y, size_t ldy, const void *W, size_t w_row, const void *xq, size_t x_row, int nr,
+                      int nt, int K, bool acc, const bool x8) {
     for (int r0 = 0; r0 < nr; r0 += 8) {
         GROUP_ROWS(sl_block_q4_0, w, W, w_row, r0, nr);
+        const char *g = (const char *)W + (size_t)r0 * w_row;
         /* the next group, when this call has one (another thread may own the rows after) */
         const char *pf = r0 + 8 < nr ? (const char *)W + (size_t)(r0 + 8) * w_row : NULL;
         const int n = nr - r0 < 8 ? nr - r0 : 8;
         int t = 0;
         __m256 out[8];
         for (; t + 8 <= nt; t += 8) {
-            q4_0_tile(out, w, xq, x_row, t, K, 8, pf);
+            q4_0_tile(out, w, g, xq, x_row, t, K, 8, pf, x8);
             for (int j = 0; j < 8; j++) sl_store_rows8(y + (size_t)(t + j) * ldy + r0, out[j], n, acc);
         }
         for (; t + 4 <= nt; t += 4) {
-            q4_0_tile(out, w, xq, x_row, t, K, 4, pf);
+            q4_0_tile(out, w, g, xq, x_row, t, K, 4, pf, x8);
             for (int j = 0; j < 4; j++) sl_store_rows8(y + (size_t)(t + j) * ldy + r0, out[j], n, acc);
         }
         for (; t < nt; t++) {
-            q4_0_tile(out, w, xq, x_row, t, K, 1, pf);
+            q4_0_tile(out, w, g, xq, x_row, t, K, 1, pf, x8);
             sl_store_rows8(y + (size_t)t * ldy + r0, out[0], n, acc);
         }
     }
+}
+
+void sl_gemm_q4_0_avx2(float *y, size_t ldy, const void *W, size_t w_row, const void *xq,
+                       size_t x_row, int nr, int nt, int K, bool acc) {
+    q4_0_gemm(y, ldy, W, w_row, xq, x_row, nr, nt, K, acc, false);
+}
+
+void sl_gemm_q4_0x8_avx2(float *y, size_t ldy, const void *W, size_t w_row, const void *xq,
+                         size_t x_row, int nr, int nt, int K, bool acc) {
+    q4_0_gemm(y, ldy, W, w_row, xq, x_row, nr, nt, K, acc, true);
 }
 
 /* ---- q8_0 --------------------------------------------------------------------------- */
@@ -208,8 +240,8 @@ INLINE void q8_quad(const sl_block_q8_0 *a, const sl_block_q8_0 *b, const sl_blo
 /* One tile: 8 rows x RN tokens, lanes [r0 r1 r4 r5 r2 r3 r6 r7] as q4_0.
  * Per chunk, |w| times the activations with w's sign (pairs within
  * 2 * 128 * 127, so each chunk goes to int32 by vpmaddwd before adding). */
-INLINE void q8_0_tile(__m256 *out, const sl_block_q8_0 *const *w, const void *xq, size_t x_row, int t0,
-                      int K, const int RN, const char *pf) {
+INLINE void q8_0_tile(__m256 *out, const sl_block_q8_0 *const *w, const char *g, const void *xq, size_t x_row,
+                      int t0, int K, const int RN, const char *pf, const bool x8) {
     const int nb = K / 32;
     const __m256i ones = _mm256_set1_epi16(1);
     q8s_row x[4];
@@ -221,11 +253,21 @@ INLINE void q8_0_tile(__m256 *out, const sl_block_q8_0 *const *w, const void *xq
     }
     for (int b = 0; b < nb; b++) {
         prefetch_next(pf, b, 5);
-        const __m256 dw = scales8(w[0][b].d, w[1][b].d, w[4][b].d, w[5][b].d, w[2][b].d, w[3][b].d, w[6][b].d,
-                                  w[7][b].d);
+        __m256 dw;
         __m256i q0[4], q1[4], a0[4], a1[4];
-        q8_quad(&w[0][b], &w[1][b], &w[2][b], &w[3][b], q0);
-        q8_quad(&w[4][b], &w[5][b], &w[6][b], &w[7][b], q1);
+        if (x8) {
+            const char *blk = g + (size_t)b * SL_X8_BLOCK_Q8_0;
+            dw = x8_scales(blk);
+            UNROLL
+            for (int c = 0; c < 4; c++) {
+                q0[c] = _mm256_loadu_si256((const __m256i *)(const void *)(blk + 16 + 32 * c));
+                q1[c] = _mm256_loadu_si256((const __m256i *)(const void *)(blk + 16 + 128 + 32 * c));
+            }
+        } else {
+            dw = scales8(w[0][b].d, w[1][b].d, w[4][b].d, w[5][b].d, w[2][b].d, w[3][b].d, w[6][b].d, w[7][b].d);
+            q8_quad(&w[0][b], &w[1][b], &w[2][b], &w[3][b], q0);
+            q8_quad(&w[4][b], &w[5][b], &w[6][b], &w[7][b], q1);
+        }
         UNROLL
         for (int c = 0; c < 4; c++) {
             a0[c] = _mm256_abs_epi8(q0[c]);
@@ -252,24 +294,35 @@ INLINE void q8_0_tile(__m256 *out, const sl_block_q8_0 *const *w, const void *xq
     for (int j = 0; j < RN; j++) out[j] = _mm256_permutevar8x32_ps(acc[j], perm);
 }
 
-void sl_gemm_q8_0_avx2(float *y, size_t ldy, const void *W, size_t w_row, const void *xq,
-                       size_t x_row, int nr, int nt, int K, bool acc) {
+INLINE void q8_0_gemm(float *y, size_t ldy, const void *W, size_t w_row, const void *xq, size_t x_row, int nr,
+                      int nt, int K, bool acc, const bool x8) {
     for (int r0 = 0; r0 < nr; r0 += 8) {
         GROUP_ROWS(sl_block_q8_0, w, W, w_row, r0, nr);
+        const char *g = (const char *)W + (size_t)r0 * w_row;
         /* the next group, when this call has one (another thread may own the rows after) */
         const char *pf = r0 + 8 < nr ? (const char *)W + (size_t)(r0 + 8) * w_row : NULL;
         const int n = nr - r0 < 8 ? nr - r0 : 8;
         int t = 0;
         __m256 out[4];
         for (; t + 4 <= nt; t += 4) {
-            q8_0_tile(out, w, xq, x_row, t, K, 4, pf);
+            q8_0_tile(out, w, g, xq, x_row, t, K, 4, pf, x8);
             for (int j = 0; j < 4; j++) sl_store_rows8(y + (size_t)(t + j) * ldy + r0, out[j], n, acc);
         }
         for (; t < nt; t++) {
-            q8_0_tile(out, w, xq, x_row, t, K, 1, pf);
+            q8_0_tile(out, w, g, xq, x_row, t, K, 1, pf, x8);
             sl_store_rows8(y + (size_t)t * ldy + r0, out[0], n, acc);
         }
     }
+}
+
+void sl_gemm_q8_0_avx2(float *y, size_t ldy, const void *W, size_t w_row, const void *xq,
+                       size_t x_row, int nr, int nt, int K, bool acc) {
+    q8_0_gemm(y, ldy, W, w_row, xq, x_row, nr, nt, K, acc, false);
+}
+
+void sl_gemm_q8_0x8_avx2(float *y, size_t ldy, const void *W, size_t w_row, const void *xq,
+                         size_t x_row, int nr, int nt, int K, bool acc) {
+    q8_0_gemm(y, ldy, W, w_row, xq, x_row, nr, nt, K, acc, true);
 }
 
 /* ---- f32 and f16 --------------------------------------------------------------------- */
