@@ -120,7 +120,7 @@ sl_act_quant_fn sl_act_quant_get_ref(sl_act_format f);
 size_t sl_act_row_bytes(sl_act_format f, int K);
 
 /* ---- row-interleaved ("x8") weights ----
- * The SIMD q4_0 and q8_0 kernels take 8 rows at a time; stored as GGUF has
+ * The SIMD q4_0, q8_0, q4_K and q6_K kernels take 8 rows at a time; stored as GGUF has
  * them, each block of a group is 8 short loads from 8 rows and 8 scales
  * picked one by one, work that costs more than the products on one core.
  * Repacked at load time, a group of 8 rows (rows 8g..8g+7) becomes one
@@ -133,9 +133,29 @@ size_t sl_act_row_bytes(sl_act_format f, int K);
  * group takes exactly the bytes of its 8 rows (144 = 8 * 18, 272 = 8 * 34),
  * so row r0 of a group still starts at r0 * w_row; a product must cover
  * whole groups (N % 8 == 0, nr % 8 == 0). The arithmetic is the plain
- * kernel's: the same bits as the reference on the original rows. */
+ * kernel's: the same bits as the reference on the original rows.
+ * q4_K groups hold, per super-block (1152 = 8 * 144 bytes):
+ *     uint16 d[8], dmin[8]  in lane order
+ *     uint8  scales[8][12]  rows 0..7 in order, as stored
+ *     uint8  qs[2][4][4][4][8]  quad h, 32-byte chunk c, 8-byte piece k,
+ *                          row i of the quad: qs bytes 32c + 8k .. + 7
+ * and q6_K groups, per super-block (1680 = 8 * 210 bytes):
+ *     uint16 d[8]          in lane order
+ *     int8   scales[8][16] rows 0..7 in order, as stored
+ *     uint8  q[2][2][2][6][32]  quad h, half e, 16-byte part m, vector j:
+ *                          j = 0, 1: ql bytes 64e + 16m + 8j .. + 7,
+ *                          j = 2, 3: the same + 32, j = 4, 5: qh bytes
+ *                          32e + 16m + 8(j - 4) .. + 7, each of rows
+ *                          4h .. 4h + 3 in turn (8 bytes each) */
 #define SL_X8_BLOCK_Q4_0 144
 #define SL_X8_BLOCK_Q8_0 272
+#define SL_X8K_D 0
+#define SL_X8K_DMIN 16
+#define SL_X8K_SCALES 32
+#define SL_X8K_QS 128
+#define SL_X8Q6_D 0
+#define SL_X8Q6_SCALES 16
+#define SL_X8Q6_QS 144
 /* The x8 kernel of a type, or NULL when the type has none, the CPU has no
  * SIMD kernel for it, or SL_FORCE_REF is set (then nothing is repacked). */
 const sl_gemm_kernel *sl_gemm_get_x8(sl_type t);
@@ -173,6 +193,10 @@ void sl_gemm_f16_avx2(float *y, size_t ldy, const void *W, size_t w_row, const v
 void sl_gemm_q4_0x8_avx2(float *y, size_t ldy, const void *W, size_t w_row, const void *xq,
                          size_t x_row, int nr, int nt, int K, bool acc);
 void sl_gemm_q8_0x8_avx2(float *y, size_t ldy, const void *W, size_t w_row, const void *xq,
+                         size_t x_row, int nr, int nt, int K, bool acc);
+void sl_gemm_q4_kx8_avx2(float *y, size_t ldy, const void *W, size_t w_row, const void *xq,
+                         size_t x_row, int nr, int nt, int K, bool acc);
+void sl_gemm_q6_kx8_avx2(float *y, size_t ldy, const void *W, size_t w_row, const void *xq,
                          size_t x_row, int nr, int nt, int K, bool acc);
 void sl_gemm_q4_k_avx2(float *y, size_t ldy, const void *W, size_t w_row, const void *xq,
                        size_t x_row, int nr, int nt, int K, bool acc);

@@ -1,6 +1,7 @@
 /* repack.c — weights into the row-interleaved x8 layout (kernels/gemm.h),
  * once at load time. Portable C: it runs once per matrix, at memory speed
  * for 8-byte copies. */
+#include <stddef.h>
 #include <string.h>
 
 #include "kernels/gemm.h"
@@ -24,7 +25,63 @@ static void repack_group(char *dst, const char *src, size_t w_row, int nb, size_
     }
 }
 
+/* One q4_K group: per super-block the scales in lane order, the 12 scale
+ * bytes of each row, then the quants in quad pieces. */
+static void repack_group_q4_k(char *dst, const char *src, size_t w_row, int nb) {
+    const size_t bb = sizeof(sl_block_q4_k);
+    for (int b = 0; b < nb; b++) {
+        char *o = dst + (size_t)b * 8 * bb;
+        for (int i = 0; i < 8; i++) {
+            const char *blk = src + (size_t)LANE_ROW[i] * w_row + (size_t)b * bb;
+            memcpy(o + SL_X8K_D + 2 * i, blk + offsetof(sl_block_q4_k, d), 2);
+            memcpy(o + SL_X8K_DMIN + 2 * i, blk + offsetof(sl_block_q4_k, dmin), 2);
+            memcpy(o + SL_X8K_SCALES + 12 * i, src + (size_t)i * w_row + (size_t)b * bb + offsetof(sl_block_q4_k, scales), 12);
+        }
+        for (int h = 0; h < 2; h++)
+            for (int c = 0; c < 4; c++)
+                for (int k = 0; k < 4; k++)
+                    for (int i = 0; i < 4; i++)
+                        memcpy(o + SL_X8K_QS + (size_t)(((h * 4 + c) * 4 + k) * 4 + i) * 8,
+                               src + (size_t)(4 * h + i) * w_row + (size_t)b * bb + offsetof(sl_block_q4_k, qs) + 32 * c + 8 * k,
+                               8);
+    }
+}
+
+/* One q6_K group: the scales in lane order, each row's 16 scales, then the
+ * quants in the pieces the quad path loads. */
+static void repack_group_q6_k(char *dst, const char *src, size_t w_row, int nb) {
+    const size_t bb = sizeof(sl_block_q6_k);
+    for (int b = 0; b < nb; b++) {
+        char *o = dst + (size_t)b * 8 * bb;
+        for (int i = 0; i < 8; i++) {
+            memcpy(o + SL_X8Q6_D + 2 * i, src + (size_t)LANE_ROW[i] * w_row + (size_t)b * bb + offsetof(sl_block_q6_k, d), 2);
+            memcpy(o + SL_X8Q6_SCALES + 16 * i, src + (size_t)i * w_row + (size_t)b * bb + offsetof(sl_block_q6_k, scales), 16);
+        }
+        for (int h = 0; h < 2; h++)
+            for (int e = 0; e < 2; e++)
+                for (int m = 0; m < 2; m++)
+                    for (int j = 0; j < 6; j++)
+                        for (int i = 0; i < 4; i++) {
+                            const size_t at = j < 4 ? offsetof(sl_block_q6_k, ql) + 64 * e + 16 * m + 32 * (j / 2) + 8 * (j % 2)
+                                                    : offsetof(sl_block_q6_k, qh) + 32 * e + 16 * m + 8 * (j - 4);
+                            memcpy(o + SL_X8Q6_QS + (size_t)((((h * 2 + e) * 2 + m) * 6 + j) * 4 + i) * 8,
+                                   src + (size_t)(4 * h + i) * w_row + (size_t)b * bb + at, 8);
+                        }
+    }
+}
+
 bool sl_repack_x8(sl_type t, void *dst, const void *src, int N, int K) {
+    if (t == SL_TYPE_Q4_K || t == SL_TYPE_Q6_K) {
+        if (N < 0 || N % 8 != 0 || K <= 0 || K % SL_QK_K != 0) return false;
+        const size_t w_row = (size_t)(K / SL_QK_K) * sl_type_block_bytes(t);
+        for (int g = 0; g < N / 8; g++) {
+            char *d = (char *)dst + (size_t)g * 8 * w_row;
+            const char *s = (const char *)src + (size_t)g * 8 * w_row;
+            if (t == SL_TYPE_Q4_K) repack_group_q4_k(d, s, w_row, K / SL_QK_K);
+            else repack_group_q6_k(d, s, w_row, K / SL_QK_K);
+        }
+        return true;
+    }
     int C;
     size_t bb;
     if (t == SL_TYPE_Q4_0) C = 2, bb = sizeof(sl_block_q4_0);

@@ -154,8 +154,10 @@ static void check_x8(sl_type t, int N, int T, int K, int fill) {
     const size_t w_row = sl_row_size(t, K);
     char *W = make_w(t, N, K, 1.0f), *P = malloc((size_t)N * w_row + 64);
     const size_t bs = sl_type_block_bytes(t);
-    for (size_t b = 0; fill && b < (size_t)N * w_row / bs; b++) /* keep the f16 scales, set every quant */
-        memset(W + b * bs + 2, fill == 1 ? 0xFF : (b % 2 ? 0x80 : 0x7F), bs - 2);
+    /* keep the f16 scales (d first; q4_K's dmin after it; q6_K's d last), set every other byte */
+    const size_t lo = t == SL_TYPE_Q4_K ? 4 : t == SL_TYPE_Q6_K ? 0 : 2, hi = t == SL_TYPE_Q6_K ? bs - 2 : bs;
+    for (size_t b = 0; fill && b < (size_t)N * w_row / bs; b++)
+        memset(W + b * bs + lo, fill == 1 ? 0xFF : (b % 2 ? 0x80 : 0x7F), hi - lo);
     T_CHECK(sl_repack_x8(t, P, W, N, K), "%s N=%d K=%d: repack refused", sl_type_name(t), N, K);
     float *x = malloc((size_t)T * K * sizeof *x);
     for (int i = 0; i < T * K; i++) x[i] = fill ? (i % 3 ? 2.0f : -2.0f) : t_rand_f(&g_seed) * 2;
@@ -186,21 +188,24 @@ static void test_gemm_x8_matches_ref(void) {
     /* what does not repack, on any CPU */
     char src[8 * 34] = {0}, dst[8 * 34];
     T_CHECK(!sl_repack_x8(SL_TYPE_Q4_0, dst, src, 7, 32) && !sl_repack_x8(SL_TYPE_Q4_0, dst, src, 8, 48) &&
+                !sl_repack_x8(SL_TYPE_Q4_K, dst, src, 8, 32) && !sl_repack_x8(SL_TYPE_Q5_K, dst, src, 8, 256) &&
                 !sl_repack_x8(SL_TYPE_Q4_1, dst, src, 8, 32) && !sl_repack_x8(SL_TYPE_F16, dst, src, 8, 32),
             "repack accepted a shape or type it has no layout for");
     T_CHECK(sl_gemm_get_x8(SL_TYPE_Q4_1) == NULL && sl_gemm_get_x8(SL_TYPE_F32) == NULL, "unexpected x8 kernels");
     if (!have_simd()) T_SKIP("no AVX2 on this CPU");
-    const sl_type types[] = {SL_TYPE_Q4_0, SL_TYPE_Q8_0};
+    const sl_type types[] = {SL_TYPE_Q4_0, SL_TYPE_Q8_0, SL_TYPE_Q4_K, SL_TYPE_Q6_K};
     const int Ns[] = {8, 16, 40};
     const int Ts[] = {1, 2, 3, 4, 5, 8, 9, 13};
-    const int Ks[] = {32, 96, 1056};
     for (size_t i = 0; i < sizeof types / sizeof types[0]; i++) {
+        const bool kq = types[i] == SL_TYPE_Q4_K || types[i] == SL_TYPE_Q6_K; /* 1, 3 and 11 super-blocks */
+        const int Ks[] = {kq ? 256 : 32, kq ? 768 : 96, kq ? 2816 : 1056};
         T_CHECK(sl_gemm_get_x8(types[i]) != NULL, "%s: no x8 kernel", sl_type_name(types[i]));
         if (!sl_gemm_get_x8(types[i])) continue;
         for (size_t a = 0; a < sizeof Ns / sizeof Ns[0]; a++)
             for (size_t b = 0; b < sizeof Ts / sizeof Ts[0]; b++)
                 for (size_t c = 0; c < sizeof Ks / sizeof Ks[0]; c++) check_x8(types[i], Ns[a], Ts[b], Ks[c], 0);
-        for (int fill = 1; fill <= 2; fill++) check_x8(types[i], 16, 5, 96, fill);
+        for (int fill = 1; fill <= 2; fill++) check_x8(types[i], 16, 5, Ks[1], fill);
+        for (int fill = 1; fill <= 2; fill++) check_x8(types[i], 8, 1, Ks[1], fill);
     }
 }
 

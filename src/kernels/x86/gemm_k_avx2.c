@@ -97,6 +97,9 @@ INLINE __m256 halves8(const char *const *w, size_t off) {
     return _mm256_cvtph_ps(_mm_set_epi64x((long long)hi, (long long)lo));
 }
 
+/* x8: eight f16 values already in lane order. */
+INLINE __m256 x8_halves(const char *p) { return _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(const void *)p)); }
+
 /* Sums of the eight row lanes, [r0 r1 r4 r5 | r2 r3 r6 r7], from the two
  * quads' [a a b b | c c d d] partial sums. */
 INLINE __m256i rows8(__m256i q0, __m256i q1) { return _mm256_hadd_epi32(q0, q1); }
@@ -189,9 +192,11 @@ INLINE __m256i k4_pairs_isum(const char *const *w, size_t off, size_t qs_off, co
 }
 
 /* One tile of q4_K (five = false) or q5_K: 8 rows (block pointers w) x RN
- * tokens. bytes: block size. */
-INLINE void k4_tile(__m256 *out, const char *const *w, const char *xq, size_t x_row, int nb, const int RN,
-                    const bool five, const char *pf) {
+ * tokens. bytes: block size. With x8 (q4_K only), the group's blocks are
+ * row-interleaved at g (kernels/gemm.h) and every token count takes the
+ * quad path, whose weight vectors are then plain loads. */
+INLINE void k4_tile(__m256 *out, const char *const *w, const char *g, const char *xq, size_t x_row, int nb,
+                    const int RN, const bool five, const char *pf, const bool x8) {
     const size_t bytes = five ? sizeof(sl_block_q5_k) : sizeof(sl_block_q4_k);
     const size_t qs_off = five ? offsetof(sl_block_q5_k, qs) : offsetof(sl_block_q4_k, qs);
     const __m256i m4 = _mm256_set1_epi8(0x0F);
@@ -202,6 +207,7 @@ INLINE void k4_tile(__m256 *out, const char *const *w, const char *xq, size_t x_
         const int npf = five ? PF_Q5K : PF_Q4K;
         if (RN > 1) prefetch_next(pf, i, npf, 0, npf);
         const size_t off = (size_t)i * bytes;
+        const char *gb = g + 8 * off; /* x8: the group's super-block i */
         const sl_block_q8_k *a[8];
         UNROLL
         for (int t = 0; t < RN; t++) a[t] = (const sl_block_q8_k *)(const void *)(xq + (size_t)t * x_row) + i;
@@ -211,14 +217,15 @@ INLINE void k4_tile(__m256 *out, const char *const *w, const char *xq, size_t x_
         UNROLL
         for (int q = 0; q < 2; q++) {
             const char *const *r = w + 4 * q;
-            const __m256i ac = k4_scales_pair(r[0] + off + 4, r[2] + off + 4);
-            const __m256i bd = k4_scales_pair(r[1] + off + 4, r[3] + off + 4);
+            const char *sq = gb + SL_X8K_SCALES + 12 * 4 * q; /* x8: the quad's 4 x 12 scale bytes */
+            const __m256i ac = x8 ? k4_scales_pair(sq, sq + 24) : k4_scales_pair(r[0] + off + 4, r[2] + off + 4);
+            const __m256i bd = x8 ? k4_scales_pair(sq + 12, sq + 36) : k4_scales_pair(r[1] + off + 4, r[3] + off + 4);
             sc[q] = _mm256_unpacklo_epi64(ac, bd); /* [sa sb | sc sd] */
             /* 64-bit words 1 and 3 (the mins of both lanes) widened: [ma | mc], [mb | md] */
             mac[q] = _mm256_cvtepu8_epi16(_mm256_castsi256_si128(_mm256_permute4x64_epi64(ac, 0x0D)));
             mbd[q] = _mm256_cvtepu8_epi16(_mm256_castsi256_si128(_mm256_permute4x64_epi64(bd, 0x0D)));
         }
-        const __m256 dmin = halves8(w, off + 2);
+        const __m256 dmin = x8 ? x8_halves(gb + SL_X8K_DMIN) : halves8(w, off + 2);
         UNROLL
         for (int t = 0; t < RN; t++) {
             /* m_j against the bsums of each 32-element sub-block */
@@ -230,8 +237,8 @@ INLINE void k4_tile(__m256 *out, const char *const *w, const char *xq, size_t x_
             acc[t] = _mm256_fnmadd_ps(_mm256_cvtepi32_ps(rows8(m0, m1)), _mm256_mul_ps(dmin, _mm256_set1_ps(a[t]->d)),
                                       acc[t]);
         }
-        const __m256 d = halves8(w, off);
-        if (RN == 1) {
+        const __m256 d = x8 ? x8_halves(gb + SL_X8K_D) : halves8(w, off);
+        if (RN == 1 && !x8) {
             const __m256i isum = k4_pairs_isum(w, off, qs_off, a[0]->qs, sc, five, pf, i);
             acc[0] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(isum), _mm256_mul_ps(d, _mm256_set1_ps(a[0]->d)), acc[0]);
             continue;
@@ -260,8 +267,15 @@ INLINE void k4_tile(__m256 *out, const char *const *w, const char *xq, size_t x_
                  * nibbles are masked per token from the raw bytes, the high
                  * ones unpacked once after. */
                 __m256i X[4], hi[4];
-                quad16(r, off + qs_off + 32 * c, X);
-                quad16(r, off + qs_off + 32 * c + 16, X + 2);
+                if (x8) {
+                    if (RN == 1 && q == 0) prefetch_next(pf, i, npf, c * npf / 4, npf / 4);
+                    UNROLL
+                    for (int k = 0; k < 4; k++)
+                        X[k] = _mm256_loadu_si256((const __m256i *)(const void *)(gb + SL_X8K_QS + (size_t)((q * 4 + c) * 4 + k) * 32));
+                } else {
+                    quad16(r, off + qs_off + 32 * c, X);
+                    quad16(r, off + qs_off + 32 * c + 16, X + 2);
+                }
                 const __m256i s_lo = k4_pick(sc[q], 2 * c);
                 UNROLL
                 for (int t = 0; t < RN; t++) {
@@ -307,8 +321,8 @@ INLINE void k4_tile(__m256 *out, const char *const *w, const char *xq, size_t x_
 
 /* The 16 signed scales of a quad's rows as int16, in quarters:
  * Q[j] = [sa(4j..4j+3) sb(..) | sc(..) sd(..)]. */
-INLINE void q6_scales(const char *const *r, size_t off, __m256i Q[4]) {
-    const __m256i ac = load2x128(r[0] + off, r[2] + off), bd = load2x128(r[1] + off, r[3] + off);
+INLINE void q6_scales(const char *ra, const char *rb, const char *rc, const char *rd, __m256i Q[4]) {
+    const __m256i ac = load2x128(ra, rc), bd = load2x128(rb, rd);
     const __m256i l = _mm256_unpacklo_epi32(ac, bd), h = _mm256_unpackhi_epi32(ac, bd);
     /* a byte paired with itself, shifted right arithmetically: sign-extended */
     Q[0] = _mm256_srai_epi16(_mm256_unpacklo_epi8(l, l), 8);
@@ -402,8 +416,10 @@ INLINE __m256i q6_pairs_isum(const char *const *w, size_t off, const sl_block_q8
     return _mm256_add_epi32(_mm256_permute2x128_si256(q1, q2, 0x20), _mm256_permute2x128_si256(q1, q2, 0x31));
 }
 
-INLINE void q6k_tile(__m256 *out, const char *const *w, const char *xq, size_t x_row, int nb, const int RN,
-                     const char *pf) {
+/* With x8, the group's blocks are row-interleaved at g (kernels/gemm.h)
+ * and every token count takes the quad path, on plain loads. */
+INLINE void q6k_tile(__m256 *out, const char *const *w, const char *g, const char *xq, size_t x_row, int nb,
+                     const int RN, const char *pf, const bool x8) {
     const __m256i m4 = _mm256_set1_epi8(0x0F), m30 = _mm256_set1_epi8(0x30);
     __m256 acc[8];
     UNROLL
@@ -411,10 +427,11 @@ INLINE void q6k_tile(__m256 *out, const char *const *w, const char *xq, size_t x
     for (int i = 0; i < nb; i++) {
         if (RN > 1) prefetch_next(pf, i, PF_Q6K, 0, PF_Q6K);
         const size_t off = (size_t)i * sizeof(sl_block_q6_k);
+        const char *gb = g + 8 * off; /* x8: the group's super-block i */
         const sl_block_q8_k *a[8];
         UNROLL
         for (int t = 0; t < RN; t++) a[t] = (const sl_block_q8_k *)(const void *)(xq + (size_t)t * x_row) + i;
-        if (RN == 1) {
+        if (RN == 1 && !x8) {
             const __m256 dw = halves8(w, off + offsetof(sl_block_q6_k, d));
             acc[0] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(q6_pairs_isum(w, off, a[0], pf, i)), _mm256_mul_ps(dw, _mm256_set1_ps(a[0]->d)),
                                      acc[0]);
@@ -428,7 +445,10 @@ INLINE void q6k_tile(__m256 *out, const char *const *w, const char *xq, size_t x
             const char *xa = (const char *)a[0];
             __asm__("" : "+r"(xa));
             __m256i Q[4];
-            q6_scales(r, off + offsetof(sl_block_q6_k, scales), Q);
+            const size_t so = off + offsetof(sl_block_q6_k, scales);
+            const char *sq = gb + SL_X8Q6_SCALES + 16 * 4 * q; /* x8: the quad's 4 x 16 scales */
+            if (x8) q6_scales(sq, sq + 16, sq + 32, sq + 48, Q);
+            else q6_scales(r[0] + so, r[1] + so, r[2] + so, r[3] + so, Q);
             UNROLL
             for (int t = 0; t < RN; t++) {
                 /* the offset of 32 first: - sum_s 32 sc_s bsum_s (32 sc within int16) */
@@ -447,9 +467,20 @@ INLINE void q6k_tile(__m256 *out, const char *const *w, const char *xq, size_t x
                     /* elements l = 16m..16m+15 of half h: ql[l], ql[l + 32], qh[l]; parts in
                      * the order 0 2 1 3, so that X is dead after the first two */
                     __m256i X[2], Y[2], Hb[2];
-                    quad16(r, off + offsetof(sl_block_q6_k, ql) + 64 * h + 16 * m, X);
-                    quad16(r, off + offsetof(sl_block_q6_k, ql) + 64 * h + 32 + 16 * m, Y);
-                    quad16(r, off + offsetof(sl_block_q6_k, qh) + 32 * h + 16 * m, Hb);
+                    if (x8) {
+                        if (RN == 1 && q == 0) prefetch_next(pf, i, PF_Q6K, (2 * h + m) * PF_Q6K / 4, PF_Q6K / 4);
+                        const char *v = gb + SL_X8Q6_QS + (size_t)((q * 2 + h) * 2 + m) * 6 * 32;
+                        UNROLL
+                        for (int k = 0; k < 2; k++) {
+                            X[k] = _mm256_loadu_si256((const __m256i *)(const void *)(v + 32 * k));
+                            Y[k] = _mm256_loadu_si256((const __m256i *)(const void *)(v + 64 + 32 * k));
+                            Hb[k] = _mm256_loadu_si256((const __m256i *)(const void *)(v + 128 + 32 * k));
+                        }
+                    } else {
+                        quad16(r, off + offsetof(sl_block_q6_k, ql) + 64 * h + 16 * m, X);
+                        quad16(r, off + offsetof(sl_block_q6_k, ql) + 64 * h + 32 + 16 * m, Y);
+                        quad16(r, off + offsetof(sl_block_q6_k, qh) + 32 * h + 16 * m, Hb);
+                    }
                     static const int ORDER[4] = {0, 2, 1, 3};
                     UNROLL
                     for (int pi = 0; pi < 4; pi++) {
@@ -475,7 +506,7 @@ INLINE void q6k_tile(__m256 *out, const char *const *w, const char *xq, size_t x
                     }
                 }
         }
-        const __m256 dw = halves8(w, off + offsetof(sl_block_q6_k, d));
+        const __m256 dw = x8 ? x8_halves(gb + SL_X8Q6_D) : halves8(w, off + offsetof(sl_block_q6_k, d));
         UNROLL
         for (int t = 0; t < RN; t++) {
             acc[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(rows8(S[t][0], S[t][1])), _mm256_mul_ps(dw, _mm256_set1_ps(a[t]->d)),
@@ -490,19 +521,20 @@ INLINE void q6k_tile(__m256 *out, const char *const *w, const char *xq, size_t x
 /* ---- drivers ------------------------------------------------------------------------- */
 
 /* One tile of kind 4, 5 or 6 (q4_K, q5_K, q6_K). */
-INLINE void tile_k(const int kind, __m256 *out, const char *const *w, const char *x, size_t x_row, int nb, const int RN,
-                   const char *pf) {
-    if (kind == 6) q6k_tile(out, w, x, x_row, nb, RN, pf);
-    else k4_tile(out, w, x, x_row, nb, RN, kind == 5, pf);
+INLINE void tile_k(const int kind, __m256 *out, const char *const *w, const char *g, const char *x, size_t x_row,
+                   int nb, const int RN, const char *pf, const bool x8) {
+    if (kind == 6) q6k_tile(out, w, g, x, x_row, nb, RN, pf, x8);
+    else k4_tile(out, w, g, x, x_row, nb, RN, kind == 5, pf, x8);
 }
 
 /* Row groups of 8 (rows past nr repeat the last, their lanes are not
  * stored), tokens in tiles of 8 (q4_K only: with q5_K's and q6_K's larger
  * unpacking, 8 accumulators spill and 4 measured faster), 4, then 1. */
 INLINE void gemm_k(const int kind, float *y, size_t ldy, const void *W, size_t w_row, const void *xq, size_t x_row,
-                   int nr, int nt, int K, bool acc) {
+                   int nr, int nt, int K, bool acc, const bool x8) {
     const int nb = K / SL_QK_K;
     for (int r0 = 0; r0 < nr; r0 += 8) {
+        const char *g = (const char *)W + (size_t)r0 * w_row;
         const char *w[8];
         for (int i = 0; i < 8; i++) w[i] = (const char *)W + (size_t)(r0 + i < nr ? r0 + i : nr - 1) * w_row;
         /* the next group, when this call has one (another thread may own the rows after) */
@@ -517,15 +549,15 @@ INLINE void gemm_k(const int kind, float *y, size_t ldy, const void *W, size_t w
         __m256 out[8];
         int t = 0;
         for (; kind == 4 && t + 8 <= nt; t += 8) {
-            tile_k(kind, out, w, (const char *)xq + (size_t)t * x_row, x_row, nb, 8, pf);
+            tile_k(kind, out, w, g, (const char *)xq + (size_t)t * x_row, x_row, nb, 8, pf, x8);
             for (int j = 0; j < 8; j++) sl_store_rows8(y + (size_t)(t + j) * ldy + r0, out[j], n, acc);
         }
         for (; t + 4 <= nt; t += 4) {
-            tile_k(kind, out, w, (const char *)xq + (size_t)t * x_row, x_row, nb, 4, pf);
+            tile_k(kind, out, w, g, (const char *)xq + (size_t)t * x_row, x_row, nb, 4, pf, x8);
             for (int j = 0; j < 4; j++) sl_store_rows8(y + (size_t)(t + j) * ldy + r0, out[j], n, acc);
         }
         for (; t < nt; t++) {
-            tile_k(kind, out, w, (const char *)xq + (size_t)t * x_row, x_row, nb, 1, pf);
+            tile_k(kind, out, w, g, (const char *)xq + (size_t)t * x_row, x_row, nb, 1, pf, x8);
             sl_store_rows8(y + (size_t)t * ldy + r0, out[0], n, acc);
         }
     }
@@ -533,15 +565,25 @@ INLINE void gemm_k(const int kind, float *y, size_t ldy, const void *W, size_t w
 
 void sl_gemm_q4_k_avx2(float *y, size_t ldy, const void *W, size_t w_row, const void *xq, size_t x_row, int nr,
                        int nt, int K, bool acc) {
-    gemm_k(4, y, ldy, W, w_row, xq, x_row, nr, nt, K, acc);
+    gemm_k(4, y, ldy, W, w_row, xq, x_row, nr, nt, K, acc, false);
+}
+
+void sl_gemm_q4_kx8_avx2(float *y, size_t ldy, const void *W, size_t w_row, const void *xq, size_t x_row, int nr,
+                         int nt, int K, bool acc) {
+    gemm_k(4, y, ldy, W, w_row, xq, x_row, nr, nt, K, acc, true);
+}
+
+void sl_gemm_q6_kx8_avx2(float *y, size_t ldy, const void *W, size_t w_row, const void *xq, size_t x_row, int nr,
+                         int nt, int K, bool acc) {
+    gemm_k(6, y, ldy, W, w_row, xq, x_row, nr, nt, K, acc, true);
 }
 
 void sl_gemm_q5_k_avx2(float *y, size_t ldy, const void *W, size_t w_row, const void *xq, size_t x_row, int nr,
                        int nt, int K, bool acc) {
-    gemm_k(5, y, ldy, W, w_row, xq, x_row, nr, nt, K, acc);
+    gemm_k(5, y, ldy, W, w_row, xq, x_row, nr, nt, K, acc, false);
 }
 
 void sl_gemm_q6_k_avx2(float *y, size_t ldy, const void *W, size_t w_row, const void *xq, size_t x_row, int nr,
                        int nt, int K, bool acc) {
-    gemm_k(6, y, ldy, W, w_row, xq, x_row, nr, nt, K, acc);
+    gemm_k(6, y, ldy, W, w_row, xq, x_row, nr, nt, K, acc, false);
 }
