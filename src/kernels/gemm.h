@@ -119,6 +119,16 @@ sl_act_quant_fn sl_act_quant_get_ref(sl_act_format f);
 /* Bytes per activation row of K elements in format f (f32t: per tile of 3 tokens). */
 size_t sl_act_row_bytes(sl_act_format f, int K);
 
+/* ---- the SwiGLU epilogue of the gate/up product ----
+ * g[i] = silu(g[i]) * u[i] for i < n, silu(g) = g / (1 + e^-g), with the
+ * attention's exponential (kernels/attn_exp.h: 3e-7 of exp, no libm call),
+ * so that the AVX2 version (8 lanes, then the reference on the tail) and
+ * the reference give the same bits. */
+typedef void (*sl_swiglu_fn)(float *g, const float *u, int n);
+sl_swiglu_fn sl_swiglu_get(void); /* honours SL_FORCE_REF */
+void sl_swiglu_ref(float *g, const float *u, int n);
+void sl_swiglu_avx2(float *g, const float *u, int n);
+
 /* ---- row-interleaved ("x8") weights ----
  * The SIMD q4_0, q8_0, q4_K and q6_K kernels take 8 rows at a time; stored as GGUF has
  * them, each block of a group is 8 short loads from 8 rows and 8 scales

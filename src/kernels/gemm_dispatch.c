@@ -48,6 +48,13 @@ static const sl_gemm_kernel *find(sl_type t, bool simd) {
 
 const sl_gemm_kernel *sl_gemm_get(sl_type t) { return find(t, use_avx2()); }
 
+sl_swiglu_fn sl_swiglu_get(void) {
+#ifdef HAVE_AVX2_BUILD
+    if (use_avx2()) return sl_swiglu_avx2;
+#endif
+    return sl_swiglu_ref;
+}
+
 const sl_gemm_kernel *sl_gemm_get_x8(sl_type t) {
 #ifdef HAVE_AVX2_BUILD
     static const sl_gemm_kernel q4_0x8 = {sl_gemm_q4_0x8_avx2, SL_ACT_Q8S, 8}, q8_0x8 = {sl_gemm_q8_0x8_avx2, SL_ACT_Q8S, 8},

@@ -60,6 +60,7 @@ typedef struct {
     const float *x;
     int T, K;
     sl_mm_epilogue ep;
+    sl_swiglu_fn swiglu;
     int units;
     int chunk;                    /* units per grab */
     atomic_int next;              /* first unit not yet taken */
@@ -144,11 +145,8 @@ static void mm_units(const mm_job *j, long lo, long hi) {
         run_rows(j, 0, r0, r1);
         run_rows(j, 1, r0, r1);
         const sl_mm_part *g = &j->parts[0], *u = &j->parts[1];
-        for (int t = 0; t < j->T; t++) {
-            float *gr = g->y + (size_t)t * g->ldy;
-            const float *ur = u->y + (size_t)t * u->ldy;
-            for (int r = r0; r < r1; r++) gr[r] = gr[r] / (1.0f + expf(-gr[r])) * ur[r];
-        }
+        for (int t = 0; t < j->T; t++)
+            j->swiglu(g->y + (size_t)t * g->ldy + r0, u->y + (size_t)t * u->ldy + r0, r1 - r0);
         return;
     }
     for (int p = 0; p < j->n_parts; p++) {
@@ -197,7 +195,7 @@ int sl_matmul_parts(sl_pool *pool, sl_matmul_scratch *scratch, const float *x, i
                     const sl_mm_part *parts, int n_parts, sl_mm_epilogue ep) {
     if (n_parts < 1 || n_parts > MAX_PARTS || T < 0 || K < 0) return -1;
     if (ep == SL_MM_SWIGLU && (n_parts != 2 || parts[0].N != parts[1].N)) return -1;
-    mm_job j = {.parts = parts, .n_parts = n_parts, .x = x, .T = T, .K = K, .ep = ep};
+    mm_job j = {.parts = parts, .n_parts = n_parts, .x = x, .T = T, .K = K, .ep = ep, .swiglu = sl_swiglu_get()};
     double macs = 0;
     for (int p = 0; p < n_parts; p++) {
         const sl_type_traits *wt = sl_type_get(parts[p].type);

@@ -331,6 +331,32 @@ static void test_gemm_k_extremes(void) {
     }
 }
 
+/* SwiGLU: the AVX2 version gives the reference's bits for every length
+ * (lanes and tail) and at the exponential's clamps; the reference means
+ * g / (1 + e^-g) * u, to a few float steps. */
+static void test_swiglu(void) {
+    float g[40] = {0}, u[40] = {0}, a[40], b[40];
+    for (int n = 0; n <= 40; n++) {
+        for (int i = 0; i < n; i++) {
+            g[i] = t_rand_f(&g_seed) * (i % 3 ? 8.0f : 120.0f); /* some beyond the clamps at -87 and 88 */
+            u[i] = t_rand_f(&g_seed) * 2;
+        }
+        if (n > 5) g[0] = 0.0f, g[1] = -0.0f, g[2] = 87.5f, g[3] = -88.5f, g[4] = 1e-30f, g[5] = -1e-30f;
+        memcpy(a, g, sizeof g), memcpy(b, g, sizeof g);
+        sl_swiglu_ref(a, u, n);
+        if (have_simd()) {
+            sl_swiglu_get()(b, u, n);
+            T_CHECK(!memcmp(a, b, (size_t)n * sizeof *a), "n=%d: SIMD SwiGLU differs from the reference", n);
+        }
+        for (int i = 0; i < n; i++) {
+            const double want = (double)g[i] / (1.0 + exp(-(double)g[i])) * u[i];
+            T_CHECK(fabs(a[i] - want) <= 1e-6 * fabs(want) + 1e-35, /* below e^-87: ~1e-37, not 0 */ "n=%d g=%g u=%g: %.9g, want %.9g", n, g[i], u[i], a[i],
+                    want);
+        }
+    }
+    if (!have_simd()) T_SKIP("no AVX2 on this CPU (reference checked)");
+}
+
 /* Types without a tile kernel must say so (matmul then uses vec_dot). */
 static void test_gemm_table(void) {
     T_CHECK(sl_gemm_get(SL_TYPE_Q4_1) == NULL && sl_gemm_get(SL_TYPE_Q3_K) == NULL, "unexpected kernels");
@@ -345,6 +371,7 @@ int main(void) {
     T_RUN(test_gemm_table);
     T_RUN(test_gemm_simd_matches_ref);
     T_RUN(test_gemm_x8_matches_ref);
+    T_RUN(test_swiglu);
     T_RUN(test_gemm_float_blocks);
     T_RUN(test_f32t_layout);
     T_RUN(test_gemm_k_extremes);

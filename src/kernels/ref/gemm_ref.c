@@ -7,6 +7,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "kernels/attn_exp.h"
 #include "kernels/gemm.h"
 #include "kernels/ref/quant_ref.h"
 #include "tensor/quant_blocks.h"
@@ -133,4 +134,8 @@ void sl_gemm_f32_ref(float *y, size_t ldy, const void *W, size_t w_row, const vo
 void sl_gemm_f16_ref(float *y, size_t ldy, const void *W, size_t w_row, const void *xq,
                      size_t x_row, int nr, int nt, int K, bool acc) {
     float_ref(y, ldy, W, w_row, xq, x_row, nr, nt, K, acc, true);
+}
+
+void sl_swiglu_ref(float *g, const float *u, int n) {
+    for (int i = 0; i < n; i++) g[i] = g[i] / (1.0f + sl_expf_cephes(-g[i])) * u[i];
 }

@@ -295,31 +295,12 @@ static float max_avx2(const float *x, int n) {
     return m;
 }
 
-/* sl_expf_cephes on 8 lanes, operation for operation. */
-INLINE __m256 exp8(__m256 x) {
-    x = _mm256_min_ps(_mm256_max_ps(x, _mm256_set1_ps(-87.0f)), _mm256_set1_ps(88.0f));
-    const __m256 n = _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(SL_EXP_LOG2E)),
-                                     _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-    __m256 r = _mm256_fmadd_ps(n, _mm256_set1_ps(-SL_EXP_LN2_HI), x);
-    r = _mm256_fmadd_ps(n, _mm256_set1_ps(-SL_EXP_LN2_LO), r);
-    const __m256 z = _mm256_mul_ps(r, r);
-    __m256 p = _mm256_set1_ps(SL_EXP_P0);
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(SL_EXP_P1));
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(SL_EXP_P2));
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(SL_EXP_P3));
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(SL_EXP_P4));
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(SL_EXP_P5));
-    const __m256 y = _mm256_add_ps(_mm256_fmadd_ps(p, z, r), _mm256_set1_ps(1.0f));
-    const __m256i e = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23);
-    return _mm256_mul_ps(y, _mm256_castsi256_ps(e));
-}
-
 static float exp_sum_avx2(float *x, int n, float mx) {
     const __m256 vm = _mm256_set1_ps(mx);
     __m256 acc = _mm256_setzero_ps();
     int i = 0;
     for (; i + 8 <= n; i += 8) {
-        const __m256 e = exp8(_mm256_sub_ps(_mm256_loadu_ps(x + i), vm));
+        const __m256 e = sl_exp8_ps(_mm256_sub_ps(_mm256_loadu_ps(x + i), vm));
         _mm256_storeu_ps(x + i, e);
         acc = _mm256_add_ps(acc, e);
     }
@@ -328,7 +309,7 @@ static float exp_sum_avx2(float *x, int n, float mx) {
         /* the tail's exponentials on masked lanes (exp8 is sl_expf_cephes
          * lane by lane), then added one by one as the reference does */
         const __m256i m = _mm256_cmpgt_epi32(_mm256_set1_epi32(n - i), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
-        _mm256_maskstore_ps(x + i, m, exp8(_mm256_sub_ps(_mm256_maskload_ps(x + i, m), vm)));
+        _mm256_maskstore_ps(x + i, m, sl_exp8_ps(_mm256_sub_ps(_mm256_maskload_ps(x + i, m), vm)));
         for (; i < n; i++) s += x[i];
     }
     return s;

@@ -8,6 +8,8 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "kernels/attn_exp.h"
+
 static inline float sl_hsum_ps(__m256 v) {
     __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
     s = _mm_add_ps(s, _mm_movehl_ps(s, s));
@@ -109,6 +111,26 @@ static inline void sl_store_rows8(float *y, __m256 v, int n, bool acc) {
     float tmp[8];
     _mm256_storeu_ps(tmp, v);
     for (int i = 0; i < n; i++) y[i] = acc ? y[i] + tmp[i] : tmp[i];
+}
+
+/* sl_expf_cephes (kernels/attn_exp.h) on 8 lanes, operation for operation:
+ * the same bits. */
+static inline __m256 sl_exp8_ps(__m256 x) {
+    x = _mm256_min_ps(_mm256_max_ps(x, _mm256_set1_ps(-87.0f)), _mm256_set1_ps(88.0f));
+    const __m256 n = _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(SL_EXP_LOG2E)),
+                                     _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    __m256 r = _mm256_fmadd_ps(n, _mm256_set1_ps(-SL_EXP_LN2_HI), x);
+    r = _mm256_fmadd_ps(n, _mm256_set1_ps(-SL_EXP_LN2_LO), r);
+    const __m256 z = _mm256_mul_ps(r, r);
+    __m256 p = _mm256_set1_ps(SL_EXP_P0);
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(SL_EXP_P1));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(SL_EXP_P2));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(SL_EXP_P3));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(SL_EXP_P4));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(SL_EXP_P5));
+    const __m256 y = _mm256_add_ps(_mm256_fmadd_ps(p, z, r), _mm256_set1_ps(1.0f));
+    const __m256i e = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23);
+    return _mm256_mul_ps(y, _mm256_castsi256_ps(e));
 }
 
 #endif

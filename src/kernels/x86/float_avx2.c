@@ -2,6 +2,7 @@
  * products of f32/f16/bf16 weights with f32 activations, and f16 <-> f32
  * rows (vcvtph2ps/vcvtps2ph round exactly as sl_fp16_* on finite values).
  * Any n: 32 per step with four accumulators, then 8, then a scalar tail. */
+#include "kernels/gemm.h"
 #include "kernels/quant_isa.h"
 #include "kernels/x86/avx2_util.h"
 #include "tensor/quant.h"
@@ -81,4 +82,16 @@ void sl_from_float_f16_avx2(void *vy, const float *x, int64_t n) {
         _mm_storeu_si128((__m128i *)(y + i), h);
     }
     for (; i < n; i++) y[i] = sl_fp32_to_fp16(x[i]);
+}
+
+/* SwiGLU (kernels/gemm.h): the reference's operations on 8 lanes. */
+void sl_swiglu_avx2(float *g, const float *u, int n) {
+    const __m256 one = _mm256_set1_ps(1.0f);
+    int i = 0;
+    for (; i + 8 <= n; i += 8) {
+        const __m256 x = _mm256_loadu_ps(g + i);
+        const __m256 e = sl_exp8_ps(_mm256_xor_ps(x, _mm256_set1_ps(-0.0f))); /* -x, as the reference negates */
+        _mm256_storeu_ps(g + i, _mm256_mul_ps(_mm256_div_ps(x, _mm256_add_ps(one, e)), _mm256_loadu_ps(u + i)));
+    }
+    sl_swiglu_ref(g + i, u + i, n - i);
 }
