@@ -76,6 +76,8 @@ sl_status sl_arch_llama_load(sl_model *m, sl_error *err);
  * SL_FORCE_REF, without the SIMD kernels, or with SL_NO_REPACK set (for
  * comparisons). Only fails for lack of memory. */
 sl_status sl_model_repack(sl_model *m, sl_error *err);
+/* Frees a chain of repacked copies (m->x8_copies); NULL is fine. */
+void sl_model_repack_free(void *chain);
 
 /* Binding helpers shared by arch files. */
 sl_status sl_model_bind_matrix(sl_model *m, sl_matrix *out, const char *name, int64_t rows,

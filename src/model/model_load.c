@@ -75,13 +75,12 @@ void sl_model_free(sl_model *m) {
     if (!m) return;
     sl_tokenizer_free(m->tok);
     free(m->layers);
-    void *chains[2] = {m->f32_copies, m->x8_copies};
-    for (int i = 0; i < 2; i++)
-        for (void *c = chains[i]; c;) {
-            void *next = *(void **)c;
-            free(c);
-            c = next;
-        }
+    for (void *c = m->f32_copies; c;) {
+        void *next = *(void **)c;
+        free(c);
+        c = next;
+    }
+    sl_model_repack_free(m->x8_copies);
     sl_gguf_close(m->gguf);
     free(m);
 }
