@@ -130,7 +130,7 @@ void sl_swiglu_ref(float *g, const float *u, int n);
 void sl_swiglu_avx2(float *g, const float *u, int n);
 
 /* ---- row-interleaved ("x8") weights ----
- * The SIMD q4_0, q8_0, q4_K and q6_K kernels take 8 rows at a time; stored as GGUF has
+ * The SIMD q4_0, q8_0 and K-quant kernels take 8 rows at a time; stored as GGUF has
  * them, each block of a group is 8 short loads from 8 rows and 8 scales
  * picked one by one, work that costs more than the products on one core.
  * Repacked at load time, a group of 8 rows (rows 8g..8g+7) becomes one
@@ -149,6 +149,10 @@ void sl_swiglu_avx2(float *g, const float *u, int n);
  *     uint8  scales[8][12]  rows 0..7 in order, as stored
  *     uint8  qs[2][4][4][4][8]  quad h, 32-byte chunk c, 8-byte piece k,
  *                          row i of the quad: qs bytes 32c + 8k .. + 7
+ * q5_K groups (1408 = 8 * 176 bytes) are q4_K's with the fifth bits
+ * between the scales and the quants:
+ *     uint8  qh[2][4][4][8]  quad h, 8-byte piece k, row i: qh bytes 8k .. + 7
+ *     uint8  qs             as q4_K's, from byte SL_X8K5_QS
  * and q6_K groups, per super-block (1680 = 8 * 210 bytes):
  *     uint16 d[8]          in lane order
  *     int8   scales[8][16] rows 0..7 in order, as stored
@@ -163,6 +167,8 @@ void sl_swiglu_avx2(float *g, const float *u, int n);
 #define SL_X8K_DMIN 16
 #define SL_X8K_SCALES 32
 #define SL_X8K_QS 128
+#define SL_X8K5_QH 128
+#define SL_X8K5_QS 384
 #define SL_X8Q6_D 0
 #define SL_X8Q6_SCALES 16
 #define SL_X8Q6_QS 144
@@ -205,6 +211,8 @@ void sl_gemm_q4_0x8_avx2(float *y, size_t ldy, const void *W, size_t w_row, cons
 void sl_gemm_q8_0x8_avx2(float *y, size_t ldy, const void *W, size_t w_row, const void *xq,
                          size_t x_row, int nr, int nt, int K, bool acc);
 void sl_gemm_q4_kx8_avx2(float *y, size_t ldy, const void *W, size_t w_row, const void *xq,
+                         size_t x_row, int nr, int nt, int K, bool acc);
+void sl_gemm_q5_kx8_avx2(float *y, size_t ldy, const void *W, size_t w_row, const void *xq,
                          size_t x_row, int nr, int nt, int K, bool acc);
 void sl_gemm_q6_kx8_avx2(float *y, size_t ldy, const void *W, size_t w_row, const void *xq,
                          size_t x_row, int nr, int nt, int K, bool acc);

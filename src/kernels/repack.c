@@ -25,10 +25,14 @@ static void repack_group(char *dst, const char *src, size_t w_row, int nb, size_
     }
 }
 
-/* One q4_K group: per super-block the scales in lane order, the 12 scale
- * bytes of each row, then the quants in quad pieces. */
-static void repack_group_q4_k(char *dst, const char *src, size_t w_row, int nb) {
-    const size_t bb = sizeof(sl_block_q4_k);
+/* One q4_K (five = false) or q5_K group: per super-block the scales in lane
+ * order, the 12 scale bytes of each row, q5_K's fifth bits in quad pieces,
+ * then the quants in quad pieces. (d, dmin and scales sit at the same
+ * offsets in both block types.) */
+static void repack_group_q45_k(char *dst, const char *src, size_t w_row, int nb, bool five) {
+    const size_t bb = five ? sizeof(sl_block_q5_k) : sizeof(sl_block_q4_k);
+    const size_t qs = five ? offsetof(sl_block_q5_k, qs) : offsetof(sl_block_q4_k, qs);
+    const size_t oqs = five ? SL_X8K5_QS : SL_X8K_QS;
     for (int b = 0; b < nb; b++) {
         char *o = dst + (size_t)b * 8 * bb;
         for (int i = 0; i < 8; i++) {
@@ -38,12 +42,16 @@ static void repack_group_q4_k(char *dst, const char *src, size_t w_row, int nb) 
             memcpy(o + SL_X8K_SCALES + 12 * i, src + (size_t)i * w_row + (size_t)b * bb + offsetof(sl_block_q4_k, scales), 12);
         }
         for (int h = 0; h < 2; h++)
+            for (int k = 0; five && k < 4; k++)
+                for (int i = 0; i < 4; i++)
+                    memcpy(o + SL_X8K5_QH + (size_t)((h * 4 + k) * 4 + i) * 8,
+                           src + (size_t)(4 * h + i) * w_row + (size_t)b * bb + offsetof(sl_block_q5_k, qh) + 8 * k, 8);
+        for (int h = 0; h < 2; h++)
             for (int c = 0; c < 4; c++)
                 for (int k = 0; k < 4; k++)
                     for (int i = 0; i < 4; i++)
-                        memcpy(o + SL_X8K_QS + (size_t)(((h * 4 + c) * 4 + k) * 4 + i) * 8,
-                               src + (size_t)(4 * h + i) * w_row + (size_t)b * bb + offsetof(sl_block_q4_k, qs) + 32 * c + 8 * k,
-                               8);
+                        memcpy(o + oqs + (size_t)(((h * 4 + c) * 4 + k) * 4 + i) * 8,
+                               src + (size_t)(4 * h + i) * w_row + (size_t)b * bb + qs + 32 * c + 8 * k, 8);
     }
 }
 
@@ -71,14 +79,14 @@ static void repack_group_q6_k(char *dst, const char *src, size_t w_row, int nb) 
 }
 
 bool sl_repack_x8(sl_type t, void *dst, const void *src, int N, int K) {
-    if (t == SL_TYPE_Q4_K || t == SL_TYPE_Q6_K) {
+    if (t == SL_TYPE_Q4_K || t == SL_TYPE_Q5_K || t == SL_TYPE_Q6_K) {
         if (N < 0 || N % 8 != 0 || K <= 0 || K % SL_QK_K != 0) return false;
         const size_t w_row = (size_t)(K / SL_QK_K) * sl_type_block_bytes(t);
         for (int g = 0; g < N / 8; g++) {
             char *d = (char *)dst + (size_t)g * 8 * w_row;
             const char *s = (const char *)src + (size_t)g * 8 * w_row;
-            if (t == SL_TYPE_Q4_K) repack_group_q4_k(d, s, w_row, K / SL_QK_K);
-            else repack_group_q6_k(d, s, w_row, K / SL_QK_K);
+            if (t == SL_TYPE_Q6_K) repack_group_q6_k(d, s, w_row, K / SL_QK_K);
+            else repack_group_q45_k(d, s, w_row, K / SL_QK_K, t == SL_TYPE_Q5_K);
         }
         return true;
     }

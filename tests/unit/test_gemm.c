@@ -155,7 +155,7 @@ static void check_x8(sl_type t, int N, int T, int K, int fill) {
     char *W = make_w(t, N, K, 1.0f), *P = malloc((size_t)N * w_row + 64);
     const size_t bs = sl_type_block_bytes(t);
     /* keep the f16 scales (d first; q4_K's dmin after it; q6_K's d last), set every other byte */
-    const size_t lo = t == SL_TYPE_Q4_K ? 4 : t == SL_TYPE_Q6_K ? 0 : 2, hi = t == SL_TYPE_Q6_K ? bs - 2 : bs;
+    const size_t lo = t == SL_TYPE_Q4_K || t == SL_TYPE_Q5_K ? 4 : t == SL_TYPE_Q6_K ? 0 : 2, hi = t == SL_TYPE_Q6_K ? bs - 2 : bs;
     for (size_t b = 0; fill && b < (size_t)N * w_row / bs; b++)
         memset(W + b * bs + lo, fill == 1 ? 0xFF : (b % 2 ? 0x80 : 0x7F), hi - lo);
     T_CHECK(sl_repack_x8(t, P, W, N, K), "%s N=%d K=%d: repack refused", sl_type_name(t), N, K);
@@ -188,16 +188,16 @@ static void test_gemm_x8_matches_ref(void) {
     /* what does not repack, on any CPU */
     char src[8 * 34] = {0}, dst[8 * 34];
     T_CHECK(!sl_repack_x8(SL_TYPE_Q4_0, dst, src, 7, 32) && !sl_repack_x8(SL_TYPE_Q4_0, dst, src, 8, 48) &&
-                !sl_repack_x8(SL_TYPE_Q4_K, dst, src, 8, 32) && !sl_repack_x8(SL_TYPE_Q5_K, dst, src, 8, 256) &&
+                !sl_repack_x8(SL_TYPE_Q4_K, dst, src, 8, 32) && !sl_repack_x8(SL_TYPE_Q3_K, dst, src, 8, 256) &&
                 !sl_repack_x8(SL_TYPE_Q4_1, dst, src, 8, 32) && !sl_repack_x8(SL_TYPE_F16, dst, src, 8, 32),
             "repack accepted a shape or type it has no layout for");
     T_CHECK(sl_gemm_get_x8(SL_TYPE_Q4_1) == NULL && sl_gemm_get_x8(SL_TYPE_F32) == NULL, "unexpected x8 kernels");
     if (!have_simd()) T_SKIP("no AVX2 on this CPU");
-    const sl_type types[] = {SL_TYPE_Q4_0, SL_TYPE_Q8_0, SL_TYPE_Q4_K, SL_TYPE_Q6_K};
+    const sl_type types[] = {SL_TYPE_Q4_0, SL_TYPE_Q8_0, SL_TYPE_Q4_K, SL_TYPE_Q5_K, SL_TYPE_Q6_K};
     const int Ns[] = {8, 16, 40};
     const int Ts[] = {1, 2, 3, 4, 5, 8, 9, 13};
     for (size_t i = 0; i < sizeof types / sizeof types[0]; i++) {
-        const bool kq = types[i] == SL_TYPE_Q4_K || types[i] == SL_TYPE_Q6_K; /* 1, 3 and 11 super-blocks */
+        const bool kq = sl_type_block_size(types[i]) == SL_QK_K; /* 1, 3 and 11 super-blocks */
         const int Ks[] = {kq ? 256 : 32, kq ? 768 : 96, kq ? 2816 : 1056};
         T_CHECK(sl_gemm_get_x8(types[i]) != NULL, "%s: no x8 kernel", sl_type_name(types[i]));
         if (!sl_gemm_get_x8(types[i])) continue;

@@ -192,9 +192,10 @@ INLINE __m256i k4_pairs_isum(const char *const *w, size_t off, size_t qs_off, co
 }
 
 /* One tile of q4_K (five = false) or q5_K: 8 rows (block pointers w) x RN
- * tokens. bytes: block size. With x8 (q4_K only), the group's blocks are
+ * tokens. bytes: block size. With x8, the group's blocks are
  * row-interleaved at g (kernels/gemm.h) and every token count takes the
- * quad path, whose weight vectors are then plain loads. */
+ * quad path, whose weight vectors (and q5_K's fifth bits) are then plain
+ * loads. */
 INLINE void k4_tile(__m256 *out, const char *const *w, const char *g, const char *xq, size_t x_row, int nb,
                     const int RN, const bool five, const char *pf, const bool x8) {
     const size_t bytes = five ? sizeof(sl_block_q5_k) : sizeof(sl_block_q4_k);
@@ -255,7 +256,11 @@ INLINE void k4_tile(__m256 *out, const char *const *w, const char *g, const char
             UNROLL
             for (int t = 0; t < RN; t++) S[t][q] = _mm256_setzero_si256();
             __m256i H[4];
-            if (five) {
+            if (five && x8) {
+                UNROLL
+                for (int k = 0; k < 4; k++)
+                    H[k] = _mm256_loadu_si256((const __m256i *)(const void *)(gb + SL_X8K5_QH + (size_t)(q * 4 + k) * 32));
+            } else if (five) {
                 quad16(r, off + offsetof(sl_block_q5_k, qh), H);
                 quad16(r, off + offsetof(sl_block_q5_k, qh) + 16, H + 2);
             }
@@ -271,7 +276,8 @@ INLINE void k4_tile(__m256 *out, const char *const *w, const char *g, const char
                     if (RN == 1 && q == 0) prefetch_next(pf, i, npf, c * npf / 4, npf / 4);
                     UNROLL
                     for (int k = 0; k < 4; k++)
-                        X[k] = _mm256_loadu_si256((const __m256i *)(const void *)(gb + SL_X8K_QS + (size_t)((q * 4 + c) * 4 + k) * 32));
+                        X[k] = _mm256_loadu_si256(
+                            (const __m256i *)(const void *)(gb + (five ? SL_X8K5_QS : SL_X8K_QS) + (size_t)((q * 4 + c) * 4 + k) * 32));
                 } else {
                     quad16(r, off + qs_off + 32 * c, X);
                     quad16(r, off + qs_off + 32 * c + 16, X + 2);
@@ -571,6 +577,11 @@ void sl_gemm_q4_k_avx2(float *y, size_t ldy, const void *W, size_t w_row, const 
 void sl_gemm_q4_kx8_avx2(float *y, size_t ldy, const void *W, size_t w_row, const void *xq, size_t x_row, int nr,
                          int nt, int K, bool acc) {
     gemm_k(4, y, ldy, W, w_row, xq, x_row, nr, nt, K, acc, true);
+}
+
+void sl_gemm_q5_kx8_avx2(float *y, size_t ldy, const void *W, size_t w_row, const void *xq, size_t x_row, int nr,
+                         int nt, int K, bool acc) {
+    gemm_k(5, y, ldy, W, w_row, xq, x_row, nr, nt, K, acc, true);
 }
 
 void sl_gemm_q6_kx8_avx2(float *y, size_t ldy, const void *W, size_t w_row, const void *xq, size_t x_row, int nr,
