@@ -195,7 +195,8 @@ int sl_matmul_parts(sl_pool *pool, sl_matmul_scratch *scratch, const float *x, i
                     const sl_mm_part *parts, int n_parts, sl_mm_epilogue ep) {
     if (n_parts < 1 || n_parts > MAX_PARTS || T < 0 || K < 0) return -1;
     if (ep == SL_MM_SWIGLU && (n_parts != 2 || parts[0].N != parts[1].N)) return -1;
-    mm_job j = {.parts = parts, .n_parts = n_parts, .x = x, .T = T, .K = K, .ep = ep, .swiglu = sl_swiglu_get()};
+    mm_job j = {.parts = parts, .n_parts = n_parts, .x = x, .T = T, .K = K, .ep = ep};
+    if (ep == SL_MM_SWIGLU) j.swiglu = sl_swiglu_get();
     double macs = 0;
     for (int p = 0; p < n_parts; p++) {
         const sl_type_traits *wt = sl_type_get(parts[p].type);

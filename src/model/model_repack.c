@@ -24,29 +24,30 @@
  * fault per 2 MiB instead of per 4 KiB is most of the load time saved). */
 typedef struct x8_copy {
     struct x8_copy *next;
-    void *data;
+    void *map;   /* the whole mapping, for munmap */
     size_t len;
+    char *data;  /* the copy: the first 2 MiB boundary in map */
 } x8_copy;
 
 #define HUGE_ALIGN ((size_t)2 << 20)
 
-static void *map_copy(size_t bytes, size_t *len) {
-    /* room to start the data on a 2 MiB boundary */
-    *len = bytes + HUGE_ALIGN;
-    char *p = mmap(NULL, *len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    if (p == MAP_FAILED) return NULL;
-    char *d = (char *)(((uintptr_t)p + HUGE_ALIGN - 1) & ~(uintptr_t)(HUGE_ALIGN - 1));
+/* Maps room for bytes starting on a 2 MiB boundary into c; false when out
+ * of memory. The pages before c->data are never touched. */
+static bool map_copy(x8_copy *c, size_t bytes) {
+    c->len = bytes + HUGE_ALIGN;
+    c->map = mmap(NULL, c->len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (c->map == MAP_FAILED) return false;
+    c->data = (char *)(((uintptr_t)c->map + HUGE_ALIGN - 1) & ~(uintptr_t)(HUGE_ALIGN - 1));
 #ifdef MADV_HUGEPAGE
-    madvise(d, bytes, MADV_HUGEPAGE); /* advice only: without THP it is 4 KiB pages */
+    madvise(c->data, bytes, MADV_HUGEPAGE); /* advice only: without THP it is 4 KiB pages */
 #endif
-    /* keep the mapping whole (one munmap); the pages before d are never touched */
-    return p;
+    return true;
 }
 
 void sl_model_repack_free(void *chain) {
     for (x8_copy *c = chain; c;) {
         x8_copy *next = c->next;
-        munmap(c->data, c->len);
+        munmap(c->map, c->len);
         free(c);
         c = next;
     }
@@ -78,24 +79,22 @@ static sl_status repack_one(sl_model *m, sl_matrix *w, sl_error *err) {
         return SL_OK;
     const size_t bytes = (size_t)w->rows * sl_row_size(w->type, w->cols);
     x8_copy *c = calloc(1, sizeof *c);
-    if (c) c->data = map_copy(bytes, &c->len);
-    if (!c || !c->data) {
+    if (!c || !map_copy(c, bytes)) {
         free(c);
         return sl_fail(err, SL_ERR_NOMEM, "%s: out of memory repacking a %zu MiB matrix", m->gguf->path, bytes >> 20);
     }
-    char *dst = (char *)(((uintptr_t)c->data + HUGE_ALIGN - 1) & ~(uintptr_t)(HUGE_ALIGN - 1));
 #ifdef MADV_POPULATE_READ
     /* the source in one go rather than a fault per few pages (advice: may fail on old kernels) */
     if (m->gguf->file.is_mapped) populate_mapped(w->data, bytes);
 #endif
-    if (!sl_repack_x8(w->type, dst, w->data, (int)w->rows, (int)w->cols)) {
+    if (!sl_repack_x8(w->type, c->data, w->data, (int)w->rows, (int)w->cols)) {
         sl_model_repack_free(c); /* (cannot happen: the checks above are the repack's) */
         return SL_OK;
     }
     c->next = m->x8_copies;
     m->x8_copies = c;
     if (m->gguf->file.is_mapped) drop_mapped(w->data, bytes);
-    w->data = dst;
+    w->data = c->data;
     w->x8 = true;
     return SL_OK;
 }

@@ -113,6 +113,10 @@ static inline void sl_store_rows8(float *y, __m256 v, int n, bool acc) {
     for (int i = 0; i < n; i++) y[i] = acc ? y[i] + tmp[i] : tmp[i];
 }
 
+/* Eight f16 values at p as floats (the x8 weight layouts keep a group's
+ * eight scales side by side in lane order, kernels/gemm.h). */
+static inline __m256 sl_load_f16x8(const void *p) { return _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)p)); }
+
 /* sl_expf_cephes (kernels/attn_exp.h) on 8 lanes, operation for operation:
  * the same bits. */
 static inline __m256 sl_exp8_ps(__m256 x) {

@@ -59,9 +59,8 @@ INLINE __m256 scales8(uint16_t a, uint16_t b, uint16_t c, uint16_t d, uint16_t e
     return _mm256_cvtph_ps(_mm_set_epi64x((long long)hi, (long long)lo));
 }
 
-/* x8 blocks (kernels/gemm.h): the eight scales already in lane order, and
- * a quad's nibbles as q4_quad leaves them, from two plain 32-byte loads. */
-INLINE __m256 x8_scales(const char *blk) { return _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(const void *)blk)); }
+/* x8 blocks (kernels/gemm.h): a quad's nibbles as q4_quad leaves them,
+ * from two plain 32-byte loads. */
 INLINE void x8_nibbles(const char *p, __m256i q[4]) {
     const __m256i m4 = _mm256_set1_epi8(0x0F);
     const __m256i x0 = _mm256_loadu_si256((const __m256i *)(const void *)p);
@@ -145,7 +144,7 @@ INLINE void q4_0_tile(__m256 *out, const sl_block_q4_0 *const *w, const char *g,
         __m256i q0[4], q1[4];
         if (x8) {
             const char *blk = g + (size_t)b * SL_X8_BLOCK_Q4_0;
-            dw = x8_scales(blk);
+            dw = sl_load_f16x8(blk);
             x8_nibbles(blk + 16, q0);
             x8_nibbles(blk + 16 + 64, q1);
         } else {
@@ -257,7 +256,7 @@ INLINE void q8_0_tile(__m256 *out, const sl_block_q8_0 *const *w, const char *g,
         __m256i q0[4], q1[4], a0[4], a1[4];
         if (x8) {
             const char *blk = g + (size_t)b * SL_X8_BLOCK_Q8_0;
-            dw = x8_scales(blk);
+            dw = sl_load_f16x8(blk);
             UNROLL
             for (int c = 0; c < 4; c++) {
                 q0[c] = _mm256_loadu_si256((const __m256i *)(const void *)(blk + 16 + 32 * c));

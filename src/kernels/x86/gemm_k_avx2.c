@@ -97,9 +97,6 @@ INLINE __m256 halves8(const char *const *w, size_t off) {
     return _mm256_cvtph_ps(_mm_set_epi64x((long long)hi, (long long)lo));
 }
 
-/* x8: eight f16 values already in lane order. */
-INLINE __m256 x8_halves(const char *p) { return _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(const void *)p)); }
-
 /* Sums of the eight row lanes, [r0 r1 r4 r5 | r2 r3 r6 r7], from the two
  * quads' [a a b b | c c d d] partial sums. */
 INLINE __m256i rows8(__m256i q0, __m256i q1) { return _mm256_hadd_epi32(q0, q1); }
@@ -226,7 +223,7 @@ INLINE void k4_tile(__m256 *out, const char *const *w, const char *g, const char
             mac[q] = _mm256_cvtepu8_epi16(_mm256_castsi256_si128(_mm256_permute4x64_epi64(ac, 0x0D)));
             mbd[q] = _mm256_cvtepu8_epi16(_mm256_castsi256_si128(_mm256_permute4x64_epi64(bd, 0x0D)));
         }
-        const __m256 dmin = x8 ? x8_halves(gb + SL_X8K_DMIN) : halves8(w, off + 2);
+        const __m256 dmin = x8 ? sl_load_f16x8(gb + SL_X8K_DMIN) : halves8(w, off + 2);
         UNROLL
         for (int t = 0; t < RN; t++) {
             /* m_j against the bsums of each 32-element sub-block */
@@ -238,7 +235,7 @@ INLINE void k4_tile(__m256 *out, const char *const *w, const char *g, const char
             acc[t] = _mm256_fnmadd_ps(_mm256_cvtepi32_ps(rows8(m0, m1)), _mm256_mul_ps(dmin, _mm256_set1_ps(a[t]->d)),
                                       acc[t]);
         }
-        const __m256 d = x8 ? x8_halves(gb + SL_X8K_D) : halves8(w, off);
+        const __m256 d = x8 ? sl_load_f16x8(gb + SL_X8K_D) : halves8(w, off);
         if (RN == 1 && !x8) {
             const __m256i isum = k4_pairs_isum(w, off, qs_off, a[0]->qs, sc, five, pf, i);
             acc[0] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(isum), _mm256_mul_ps(d, _mm256_set1_ps(a[0]->d)), acc[0]);
@@ -512,7 +509,7 @@ INLINE void q6k_tile(__m256 *out, const char *const *w, const char *g, const cha
                     }
                 }
         }
-        const __m256 dw = x8 ? x8_halves(gb + SL_X8Q6_D) : halves8(w, off + offsetof(sl_block_q6_k, d));
+        const __m256 dw = x8 ? sl_load_f16x8(gb + SL_X8Q6_D) : halves8(w, off + offsetof(sl_block_q6_k, d));
         UNROLL
         for (int t = 0; t < RN; t++) {
             acc[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(rows8(S[t][0], S[t][1])), _mm256_mul_ps(dw, _mm256_set1_ps(a[t]->d)),
