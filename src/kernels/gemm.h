@@ -25,8 +25,7 @@
  *    lanes along K, one fused multiply-add chain per lane, the lanes summed
  *    as ((l0+l4)+(l2+l6)) + ((l1+l5)+(l3+l7)), then the K % 8 tail in
  *    order. The references emulate the lanes exactly. The SIMD versions
- *    carry the lanes of a block of outputs across K blocks on the stack
- *    (about 80 KB).
+ *    keep each output's lanes in a register over the whole of K.
  *  - K-quants (q4_K, q5_K, q6_K weights, q8_K activations): per 256-element
  *    super-block the integer sum over its sub-blocks, each weighted by its
  *    integer scale, is exact; each output keeps one float accumulator:

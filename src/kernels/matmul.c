@@ -13,7 +13,7 @@
  *    weight rows go by, each row group unpacked once per tile of tokens
  *    (kernels/gemm.h). q8s activations (1.06 bytes a value) get large
  *    blocks, wider ones small blocks; the float kernels take the whole batch
- *    and block K and tokens themselves (x86/gemm_avx2.c).
+ *    and block tokens themselves (x86/gemm_avx2.c).
  * Products too small to pay for waking the workers (MACs < SERIAL_MACS) run
  * on the caller alone. Types without a tile kernel dot each output with the
  * type's vec_dot. Splits never change results: every output is computed by
@@ -117,7 +117,7 @@ static void run_rows(const mm_job *j, int p, int r0, int r1) {
     }
     int tb = (int)(ACT_L2_BYTES / (a->x_row ? a->x_row : 1));
     tb = tb < 12 ? 12 : tb > TOKEN_BLOCK ? TOKEN_BLOCK : tb / 12 * 12; /* whole 4x3 and 8-token tiles */
-    if (a->key == KEY_F32T) tb = j->T; /* f32t: the float kernels block K and tokens themselves */
+    if (a->key == KEY_F32T) tb = j->T; /* f32t: the float kernels block tokens themselves */
     for (int t0 = 0; t0 < j->T; t0 += tb) {
         const int nt = j->T - t0 < tb ? j->T - t0 : tb;
         float *y = mp->y + (size_t)t0 * mp->ldy + r0;

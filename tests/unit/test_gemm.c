@@ -235,14 +235,16 @@ static char *raw_k_rows(sl_type t, int N, int K, int fill) {
     return (char *)W;
 }
 
-/* The float prefill path blocks rows (32), tokens (tiles of 3, blocks of up
- * to 66 made as even as can be) and K (blocks of up to 512 columns): sizes
- * across each of those edges against the reference, and every token of a
- * batch against the same token run alone (the decode path), bit for bit. */
+/* The float prefill path blocks rows (jobs of 16, 8 at a time as two tiles
+ * of 4) and tokens (jobs of 36, tiles of 3) and runs K whole: sizes across
+ * each of those edges (a last group of 1..4 rows has no second tile)
+ * against the reference, and every token of a batch against the same token
+ * run alone (the decode path), bit for bit. */
 static void test_gemm_float_blocks(void) {
     if (!have_simd()) T_SKIP("no AVX2 on this CPU");
     const sl_type types[] = {SL_TYPE_F32, SL_TYPE_F16};
-    const int shapes[][3] = {{33, 70, 1031}, {67, 135, 1547}, {40, 66, 520}, {5, 67, 8}, {64, 2, 2048}, {9, 4, 7}};
+    const int shapes[][3] = {{33, 70, 1031}, {67, 135, 1547}, {40, 66, 520}, {5, 67, 8}, {64, 2, 2048}, {9, 4, 7},
+                              {12, 37, 100}, {21, 36, 64}, {30, 38, 15}};
     for (size_t i = 0; i < 2; i++)
         for (size_t c = 0; c < sizeof shapes / sizeof shapes[0]; c++) {
             const int N = shapes[c][0], T = shapes[c][1], K = shapes[c][2];

@@ -16,9 +16,8 @@
  *
  * f32 and f16: eight lanes along K, one FMA chain per lane of each output,
  * lanes summed in sl_hsum_ps's order. Decode streams 8 rows straight from
- * W; prefill converts blocks of weight rows to f32 once into an L1 panel and
- * runs 4 x 3 register tiles over f32t activations, carrying the lane
- * accumulators across K blocks (see float_block). */
+ * W; prefill runs 4 x 3 register tiles over the whole of K, weights
+ * converted as loaded, activations in f32t tiles (see float_prefill). */
 #include <immintrin.h>
 #include <math.h>
 
@@ -396,162 +395,96 @@ INLINE void float_rows8(float *y, const char *W, size_t w_row, int n, const void
     float_finish8(y, a, n, W, w_row, sl_f32t_tail(xq, x_row, t, K), K8, K, half, acc);
 }
 
-/* Prefill: blocked so that what the inner loop reads is in L1 or L2.
- *  - a panel: FL_RM weight rows x kc (<= FL_KC, or all of a K up to FL_KC1)
- *    columns, converted once to f32 (the conversion is exact) and
- *    interleaved 8 columns of each row in turn: at most 12 KB, in L1 while
- *    every token tile of the block goes by;
- *  - the f32t activations of at most FL_TB tokens x kc columns (<= 200 KB), in
- *    L2 while the FL_MC rows of a row block go by, each tile one sequential
- *    run (the batch was laid out once, by sl_pack_f32t);
- *  - the 8 lane accumulators of each of the FL_MC x FL_TB outputs carry over
- *    from one K block to the next in accs[] (68 KB, L2). Each lane's chain
- *    of fused multiply-adds runs in the same order as in one pass over K,
- *    so the bits are those of the decode path and of the reference.
- * Register tile: FL_RM rows x 3 tokens = 12 accumulators, plus the 3 token
- * vectors and one weight vector: the 16 ymm registers. Per step it loads 4
- * vectors from L1 and 3 from L2 for 12 FMAs.
- * Rows past nr repeat the last row and the tokens past nt in the last tile
- * repeat the last token (f32t does that); their outputs are never stored, so
- * the loops have no edge cases. Stack: about 80 KB. */
+/* Prefill: register tiles of 4 rows x the 3 tokens of an f32t tile, each
+ * run over all of K at once: 12 accumulators, the 3 token vectors and one
+ * weight vector fill the 16 ymm registers, and per 8 columns the tile loads
+ * 4 weight vectors (f16 converted as loaded: the conversion is exact) and 3
+ * token vectors for 12 fused multiply-adds. Each lane's chain runs in the
+ * same order as in decode, so the bits are those of float_rows8 and of the
+ * reference.
+ * Why no blocking of K: carrying the lanes of a block of outputs from one K
+ * block to the next, and converting weight panels to f32 ahead, cost more
+ * than the cache misses they saved (in-process A/B on this Zen 3 at T = 128:
+ * f16 5-17% faster for K = 768..5632, f32 within noise at K = 2048 and up to
+ * 1.3x faster at K = 64). The order of the loops does the caching instead:
+ * the FL_RB rows of a job are read once per FL_TB tokens from memory and
+ * then from L2 (8 rows x K f16: 32 KB at K = 2048) while the tiles of those
+ * tokens go by (FL_TB x K f32: 288 KB at K = 2048), the hardware
+ * prefetchers following the sequential rows. Two 4-row tiles make 8 outputs
+ * per token, so the lane sums are one hsum8. */
 #define FL_RM 4
 #define FL_RN SL_F32T_TOKENS
-#define FL_KC 512
-#define FL_KC1 768 /* a K up to this is one block: no carry at all */
-#define FL_MC 32
-#define FL_TB 66 /* a multiple of FL_RN */
+#define FL_RB 16 /* rows per job */
+#define FL_TB 36 /* tokens per job: a multiple of FL_RN */
 
-/* p[(s * FL_RM + i) * 8 + l] = w_i[k0 + 8 s + l] for s < ns */
-INLINE void pack_panel(float *restrict p, const char *const *w, int k0, int ns, const bool half) {
-    for (int s = 0; s < ns; s++)
-        UNROLL
-        for (int i = 0; i < FL_RM; i++) _mm256_store_ps(p + (s * FL_RM + i) * 8, load_w(w[i], k0 + 8 * s, half));
-}
-
-/* Lines [l, l + n) of the next panel's source (rows w, lpr lines each from
- * byte off): its first touch of memory, in short runs that the hardware
- * prefetchers learn too late, spread over the tiles of the current panel so
- * that few are in flight at once. */
-typedef struct {
-    const char *const *w;
-    size_t off;
-    int lpr, l, n;
-} panel_pf;
-
-/* One step: 12 FMAs of the 3 token vectors at x and the 4 weight vectors at p. */
-INLINE void tile_step(__m256 a[FL_RM][FL_RN], const float *restrict p, const float *restrict x) {
-    __m256 xv[FL_RN];
-    UNROLL
-    for (int j = 0; j < FL_RN; j++) xv[j] = _mm256_loadu_ps(x + j * 8);
-    UNROLL
-    for (int i = 0; i < FL_RM; i++) {
-        const __m256 wv = _mm256_load_ps(p + i * 8);
-        UNROLL
-        for (int j = 0; j < FL_RN; j++) a[i][j] = _mm256_fmadd_ps(wv, xv[j], a[i][j]);
-    }
-}
-
-/* acc[j * FL_RM + i] (+)= lanes of panel row i times token j of the f32t
- * run x (group s at x + 24 s), ns steps, two at a time. First the lines of
- * pf and the next tile's accumulators (an, from L2). (The activations run
- * is sequential: the hardware prefetchers keep up with it; prefetching it
- * in software measured slower.) */
-INLINE void panel_tile(__m256 *restrict acc, const float *restrict p, const float *restrict x, int ns, bool first,
-                       panel_pf pf, const char *an) {
-    for (int i = 0, r = pf.l / pf.lpr, c = pf.l % pf.lpr; i < pf.n; i++) {
-        _mm_prefetch(pf.w[r] + pf.off + (size_t)c * 64, _MM_HINT_T0);
-        if (++c == pf.lpr) c = 0, r++;
-    }
-    for (int l = 0; l < FL_RM * FL_RN * 32; l += 64) _mm_prefetch(an + l, _MM_HINT_T0);
-    __m256 a[FL_RM][FL_RN];
-    UNROLL
-    for (int i = 0; i < FL_RM; i++)
-        UNROLL
-        for (int j = 0; j < FL_RN; j++) a[i][j] = first ? _mm256_setzero_ps() : acc[j * FL_RM + i];
-    int s = 0;
-    for (; s + 2 <= ns; s += 2) {
-        tile_step(a, p + s * FL_RM * 8, x + s * FL_RN * 8);
-        tile_step(a, p + (s + 1) * FL_RM * 8, x + (s + 1) * FL_RN * 8);
-    }
-    if (s < ns) tile_step(a, p + s * FL_RM * 8, x + s * FL_RN * 8);
-    UNROLL
-    for (int i = 0; i < FL_RM; i++)
-        UNROLL
-        for (int j = 0; j < FL_RN; j++) acc[j * FL_RM + i] = a[i][j];
-}
-
-/* Row pointers of the FL_RM rows from r (past nr: the last row). */
-INLINE void panel_rows(const char **w, const char *W, size_t w_row, int r, int nr) {
+/* Row pointers of the FL_RM rows from r (past nr: the last row, whose
+ * outputs are never stored). */
+INLINE void tile_rows(const char **w, const char *W, size_t w_row, int r, int nr) {
     for (int i = 0; i < FL_RM; i++) w[i] = W + (size_t)(r + i < nr ? r + i : nr - 1) * w_row;
 }
 
-/* Rows [r0, r0 + mr) x tokens [t0, t0 + nt) of the call (t0 % 3 == 0),
- * K8 = K & ~7 > 0 in blocks of kc columns (a multiple of 8). */
-INLINE void float_block(float *y, size_t ldy, const char *W, size_t w_row, const char *xq, size_t x_row, int r0,
-                        int mr, int nr, int t0, int nt, int K, int kc, bool acc, const bool half) {
-    _Alignas(32) float panel[FL_RM * FL_KC1];
-    __m256 accs[FL_MC / FL_RM][FL_TB][FL_RM]; /* (row group, token, row) */
-    const int K8 = K & ~7, tiles = (nt + FL_RN - 1) / FL_RN, groups = (mr + FL_RM - 1) / FL_RM;
-    const size_t es = half ? 2 : 4;
-    const char *x0 = xq + (size_t)(t0 / FL_RN) * x_row;
-    for (int k0 = 0; k0 < K8; k0 += kc) {
-        const int ns = (K8 - k0 < kc ? K8 - k0 : kc) / 8;
-        for (int g = 0; g < groups; g++) {
-            const char *w[FL_RM], *wn[FL_RM];
-            panel_rows(w, W, w_row, r0 + g * FL_RM, nr);
-            pack_panel(panel, w, k0, ns, half);
-            /* the next panel: the next row group, or the first one of the next K block */
-            const bool more = g + 1 < groups;
-            const int kn = more ? k0 : k0 + kc;
-            const int nsn = kn < K8 ? (K8 - kn < kc ? K8 - kn : kc) / 8 : 0;
-            panel_rows(wn, W, w_row, more ? r0 + (g + 1) * FL_RM : r0, nr);
-            /* the lines of the next panel, about as many per tile */
-            const int lpr = (int)((size_t)nsn * 8 * es / 64) + 1, lines = nsn ? FL_RM * lpr : 0;
-            const int per = (lines + tiles - 1) / tiles;
-            for (int u = 0; u < tiles; u++) {
-                /* and the accumulators of the next tile, or of the first of the next panel */
-                const bool last = u + 1 == tiles;
-                const int l = u * per < lines ? u * per : lines;
-                const panel_pf pf = {wn, (size_t)kn * es, lpr, l, lines - l < per ? lines - l : per};
-                panel_tile(accs[g][u * FL_RN], panel,
-                           (const float *)(const void *)(x0 + (size_t)u * x_row) + (size_t)k0 * FL_RN, ns, k0 == 0,
-                           pf, (const char *)accs[last ? (more ? g + 1 : 0) : g][last ? 0 : (u + 1) * FL_RN]);
-            }
-        }
-    }
-    for (int t = 0; t < nt; t++) {
-        const float *xt = sl_f32t_tail(xq, x_row, t0 + t, K);
-        float *yt = y + (size_t)(t0 + t) * ldy + r0;
-        for (int r = 0; r < mr; r += 8) {
-            const int g0 = r / FL_RM, g1 = g0 + 1 < groups ? g0 + 1 : g0; /* (g0 again: never stored) */
-            const __m256 v[8] = {accs[g0][t][0], accs[g0][t][1], accs[g0][t][2], accs[g0][t][3],
-                                 accs[g1][t][0], accs[g1][t][1], accs[g1][t][2], accs[g1][t][3]};
-            float_finish8(yt + r, v, mr - r < 8 ? mr - r : 8, W + (size_t)(r0 + r) * w_row, w_row, xt, K8, K, half,
-                          acc);
+/* a[i][j] = the lanes of row w[i] times token j of the f32t tile whose
+ * 8-column groups start at x (group s at x + 24 s), over K8 columns. */
+INLINE void float_tile(__m256 a[FL_RM][FL_RN], const char *const *w, const float *restrict x, int K8,
+                       const bool half) {
+    UNROLL
+    for (int i = 0; i < FL_RM; i++)
+        UNROLL
+        for (int j = 0; j < FL_RN; j++) a[i][j] = _mm256_setzero_ps();
+    for (int k = 0; k < K8; k += 8) {
+        __m256 xv[FL_RN];
+        UNROLL
+        for (int j = 0; j < FL_RN; j++) xv[j] = _mm256_loadu_ps(x + (size_t)k * FL_RN + j * 8);
+        UNROLL
+        for (int i = 0; i < FL_RM; i++) {
+            const __m256 wv = load_w(w[i], k, half);
+            UNROLL
+            for (int j = 0; j < FL_RN; j++) a[i][j] = _mm256_fmadd_ps(wv, xv[j], a[i][j]);
         }
     }
 }
 
-/* Token blocks of at most FL_TB tokens (whole tiles, as even as can be) and
- * K blocks of at most FL_KC columns (as even as can be; one block up to
- * FL_KC1): the fewest blocks, and no thin remainder. */
+/* nt >= 2 tokens, K8 = K & ~7 > 0: jobs of FL_RB rows x FL_TB tokens; in a
+ * job, 8 rows at a time against every tile of its tokens (the last tile's
+ * tokens past nt repeat token nt - 1 and are never stored). */
+INLINE void float_prefill(float *y, size_t ldy, const char *W, size_t w_row, const char *xq, size_t x_row, int nr,
+                          int nt, int K, bool acc, const bool half) {
+    const int K8 = K & ~7;
+    for (int r0 = 0; r0 < nr; r0 += FL_RB)
+        for (int t0 = 0; t0 < nt; t0 += FL_TB) {
+            const int t1 = t0 + FL_TB < nt ? t0 + FL_TB : nt;
+            for (int r = r0; r < r0 + FL_RB && r < nr; r += 8) {
+                const int n = nr - r < 8 ? nr - r : 8;
+                const char *w[8];
+                tile_rows(w, W, w_row, r, nr);
+                tile_rows(w + FL_RM, W, w_row, r + FL_RM, nr);
+                for (int t = t0; t < t1; t += FL_RN) {
+                    const float *xm = sl_f32t_main(xq, x_row, t);
+                    __m256 a[2][FL_RM][FL_RN];
+                    float_tile(a[0], w, xm, K8, half);
+                    const int h = n > FL_RM; /* the second 4 rows, when there are any */
+                    if (h) float_tile(a[1], w + FL_RM, xm, K8, half);
+                    for (int j = 0; j < FL_RN && t + j < t1; j++) {
+                        const __m256 v[8] = {a[0][0][j], a[0][1][j], a[0][2][j], a[0][3][j],
+                                             a[h][0][j], a[h][1][j], a[h][2][j], a[h][3][j]};
+                        float_finish8(y + (size_t)(t + j) * ldy + r, v, n, W + (size_t)r * w_row, w_row,
+                                      sl_f32t_tail(xq, x_row, t + j, K), K8, K, half, acc);
+                    }
+                }
+            }
+        }
+}
+
 INLINE void float_gemm(float *y, size_t ldy, const void *W, size_t w_row, const void *xq, size_t x_row,
                        int nr, int nt, int K, bool acc, const bool half) {
-    const char *Wc = W, *xc = xq;
-    const int K8 = K & ~7;
-    if (nt >= 2 && K8 > 0) {
-        const int nkb = K8 <= FL_KC1 ? 1 : (K8 + FL_KC - 1) / FL_KC, kc = (K8 / 8 + nkb - 1) / nkb * 8;
-        const int ntb = (nt + FL_TB - 1) / FL_TB, tb = ((nt + ntb - 1) / ntb + FL_RN - 1) / FL_RN * FL_RN;
-        for (int r0 = 0; r0 < nr; r0 += FL_MC)
-            for (int t0 = 0; t0 < nt; t0 += tb)
-                float_block(y, ldy, Wc, w_row, xc, x_row, r0, nr - r0 < FL_MC ? nr - r0 : FL_MC, nr, t0,
-                            nt - t0 < tb ? nt - t0 : tb, K, kc, acc, half);
+    if (nt >= 2 && K >= 8) {
+        float_prefill(y, ldy, W, w_row, xq, x_row, nr, nt, K, acc, half);
         return;
     }
     for (int t = 0; t < nt; t++)
         for (int r = 0; r < nr; r += 8)
-            float_rows8(y + (size_t)t * ldy + r, Wc + (size_t)r * w_row, w_row, nr - r < 8 ? nr - r : 8, xc, x_row, t,
-                        K, acc, half, r + 16 <= nr);
+            float_rows8(y + (size_t)t * ldy + r, (const char *)W + (size_t)r * w_row, w_row, nr - r < 8 ? nr - r : 8,
+                        xq, x_row, t, K, acc, half, r + 16 <= nr);
 }
 
 void sl_gemm_f32_avx2(float *y, size_t ldy, const void *W, size_t w_row, const void *xq,
