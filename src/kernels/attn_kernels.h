@@ -41,7 +41,20 @@ typedef struct {
     void (*accum)(float *o, const float *w, float ws, const sl_attn_rows *r, int nr, size_t stride, int D);
     /* y (D elements of the cache type) = x (D floats) */
     void (*store)(void *y, const float *x, int D);
+    /* The query heads of one kv group at once (GQA), nh <= SL_ATTN_GROUP:
+     * each key and value row is read (and converted) once for all of them
+     * instead of once per head. The same bits as scores and accum per head
+     * (with ws = 1: the weights come scaled).
+     *   s[h * lds + i] = scale * dot(q[h], key i)
+     *   o[h * ldo + d] = sum_i w[h * ldw + i] * value_i[d] */
+    void (*scores_group)(float *s, size_t lds, const float *const *q, int nh, const void *k, size_t stride, int n,
+                         int D, float scale);
+    void (*accum_group)(float *o, size_t ldo, const float *w, size_t ldw, int nh, const sl_attn_rows *r, int nr,
+                        size_t stride, int D);
 } sl_attn_row_ops;
+
+/* Heads per scores_group / accum_group call, at most. */
+#define SL_ATTN_GROUP 8
 
 typedef struct {
     sl_attn_row_ops row[3]; /* by sl_kv_type: f32, f16, q8_0 */

@@ -20,10 +20,12 @@
 /* Below this many multiply-adds the caller runs the whole batch alone. */
 #define SERIAL_MACS (32 * 1024)
 
-/* Per-thread scratch: [key positions (max_keys u64)] [q window (D)] [q pinned (D)]
- * [scores (max_keys)]. The u64 array comes first so it is 8-byte aligned. */
+/* Per-thread scratch: [key positions (max_keys u64)] [q window, q pinned
+ * (2 * D each) of SL_ATTN_GROUP heads] [their scores (max_keys each)]. The
+ * u64 array comes first so it is 8-byte aligned. */
 size_t sl_attn_scratch_bytes(int D, int max_keys) {
-    size_t b = (size_t)max_keys * sizeof(uint64_t) + (size_t)(2 * D + max_keys) * sizeof(float);
+    size_t b = (size_t)max_keys * sizeof(uint64_t) +
+               (size_t)SL_ATTN_GROUP * (size_t)(2 * D + max_keys) * sizeof(float);
     return (b + 63) & ~(size_t)63;
 }
 
@@ -79,62 +81,84 @@ static int token_runs(const sl_attn_batch *b, int t, key_run *runs) {
     return add_runs(b, w0, p + 1, false, runs, nr);
 }
 
-/* Query head h of token t over the runs of its token. */
-static void attend_one(const sl_attn_batch *b, const sl_attn_kernels *kr, const key_run *runs, int nr, int t,
-                       int h, void *scratch) {
+/* Query heads h0 .. h0 + nh - 1 of token t (nh <= SL_ATTN_GROUP, all of
+ * one kv group) over the runs of its token: each key and value row is read
+ * once for the nh heads (the row ops' group kernels). */
+static void attend_heads(const sl_attn_batch *b, const sl_attn_kernels *kr, const key_run *runs, int nr, int t,
+                         int h0, int nh, void *scratch) {
     const sl_kv_cache *c = b->kv;
     const sl_attn_row_ops *ops = &kr->row[c->type];
-    const int D = b->D, g = h / (b->H / b->G);
+    const int D = b->D, g = h0 / (b->H / b->G);
     const size_t head = (size_t)g * (c->row_bytes / (size_t)b->G); /* kv head g within a row */
+    const size_t lds = (size_t)b->max_keys;
     uint64_t *kpos = scratch;
-    float *qw = (float *)(kpos + b->max_keys), *qp = qw + D, *scores = qp + D;
+    float *qs = (float *)(kpos + b->max_keys), *scores = qs + (size_t)SL_ATTN_GROUP * 2 * D;
     const int n_rot = b->rope->n_rot;
-    const float *q = b->q + ((size_t)t * b->H + h) * D;
     const float *csw = b->cs_window + (size_t)t * n_rot, *csp = b->cs_pinned + (size_t)t * n_rot;
-
-    memcpy(qw, q, (size_t)D * sizeof(float));
-    sl_rope_apply(b->rope, qw, 1, D, csw);
     /* Until the window first slides, a token's pinned and window positions
      * are the same angles: the same rotation, done once. */
-    const float *qpin = qw;
-    if (memcmp(csw, csp, (size_t)n_rot * sizeof(float)) != 0) {
-        memcpy(qp, q, (size_t)D * sizeof(float));
-        sl_rope_apply(b->rope, qp, 1, D, csp);
-        qpin = qp;
+    const bool same = memcmp(csw, csp, (size_t)n_rot * sizeof(float)) == 0;
+    const float *qw[SL_ATTN_GROUP], *qp[SL_ATTN_GROUP];
+    for (int j = 0; j < nh; j++) {
+        const float *q = b->q + ((size_t)t * b->H + (size_t)(h0 + j)) * D;
+        float *w = qs + (size_t)j * 2 * D, *p = w + D;
+        memcpy(w, q, (size_t)D * sizeof(float));
+        sl_rope_apply(b->rope, w, 1, D, csw);
+        qw[j] = qp[j] = w;
+        if (!same) {
+            memcpy(p, q, (size_t)D * sizeof(float));
+            sl_rope_apply(b->rope, p, 1, D, csp);
+            qp[j] = p;
+        }
     }
     const float scale = 1.0f / sqrtf((float)D);
 
     int n = 0;
     for (int i = 0; i < nr; i++) {
-        ops->scores(scores + n, runs[i].pinned ? qpin : qw, runs[i].k + head, c->row_bytes, runs[i].n, D, scale);
+        ops->scores_group(scores + n, lds, runs[i].pinned ? qp : qw, nh, runs[i].k + head, c->row_bytes, runs[i].n,
+                          D, scale);
         n += runs[i].n;
     }
-    const float mx = kr->max(scores, n);
-    float sum = kr->exp_sum(scores, n, mx);
-    /* Softmax-off-by-one: an implicit extra logit of 0 absorbs attention. */
-    if (b->zero_sink) sum += sl_attn_expf(-mx);
-    const float inv = 1.0f / sum;
+    /* Softmax per head, the weights scaled in place: accum_group takes them
+     * as they are (the one-head accum's w[i] * ws, rounded the same). */
+    for (int j = 0; j < nh; j++) {
+        float *s = scores + (size_t)j * lds;
+        const float mx = kr->max(s, n);
+        float sum = kr->exp_sum(s, n, mx);
+        /* Softmax-off-by-one: an implicit extra logit of 0 absorbs attention. */
+        if (b->zero_sink) sum += sl_attn_expf(-mx);
+        const float inv = 1.0f / sum;
+        for (int i = 0; i < n; i++) s[i] *= inv;
+    }
 
     sl_attn_rows vals[MAX_RUNS];
     for (int i = 0; i < nr; i++) vals[i] = (sl_attn_rows){runs[i].v + head, runs[i].n};
-    ops->accum(b->out + ((size_t)t * b->H + h) * D, scores, inv, vals, nr, c->row_bytes, D);
+    ops->accum_group(b->out + ((size_t)t * b->H + (size_t)h0) * D, (size_t)D, scores, lds, nh, vals, nr,
+                     c->row_bytes, D);
     if (b->observer) {
-        for (int i = 0; i < n; i++) scores[i] *= inv; /* the weights accum used */
         for (int i = 0, at = 0; i < nr; at += runs[i].n, i++)
             for (int k = 0; k < runs[i].n; k++) kpos[at + k] = runs[i].a0 + (uint64_t)k;
-        b->observer(b->observer_user, b->layer, h, b->p0 + (uint64_t)t, scores, kpos, n);
+        for (int j = 0; j < nh; j++)
+            b->observer(b->observer_user, b->layer, h0 + j, b->p0 + (uint64_t)t, scores + (size_t)j * lds, kpos, n);
     }
 }
 
 /* Work items i = t * H + h in [lo, hi); a token's runs are found once for
- * all its heads. */
+ * all its heads, and the heads of one kv group go together, up to
+ * SL_ATTN_GROUP at a time. */
 static void attend_items(const sl_attn_batch *b, const sl_attn_kernels *kr, long lo, long hi, void *scratch) {
     key_run runs[MAX_RUNS];
     int nr = 0, run_t = -1;
-    for (long i = lo; i < hi; i++) {
-        const int t = (int)(i / b->H);
+    const int per_group = b->H / b->G;
+    for (long i = lo; i < hi;) {
+        const int t = (int)(i / b->H), h = (int)(i % b->H);
         if (t != run_t) nr = token_runs(b, run_t = t, runs);
-        attend_one(b, kr, runs, nr, t, (int)(i % b->H), scratch);
+        /* up to the end of the group, the range and the group size limit */
+        long end = (long)t * b->H + (h / per_group + 1) * per_group;
+        if (end > hi) end = hi;
+        if (end - i > SL_ATTN_GROUP) end = i + SL_ATTN_GROUP;
+        attend_heads(b, kr, runs, nr, t, h, (int)(end - i), scratch);
+        i = end;
     }
 }
 

@@ -31,7 +31,7 @@ typedef struct {
     const float *cs_pinned; /* (T, n_rot) at each token's cache position */
     bool zero_sink;         /* softmax with +1 in the denominator */
     float *out;             /* (T, H*D) */
-    void *scratch;          /* per thread: max_keys u64, then (2*D + max_keys) floats */
+    void *scratch;          /* per thread: sl_attn_scratch_bytes(D, max_keys) */
     size_t scratch_stride;  /* bytes per thread */
     int max_keys;
     sl_attn_observer observer;

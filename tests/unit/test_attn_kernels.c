@@ -122,6 +122,65 @@ static void test_simd_matches_ref(void) {
     T_CHECK(cases > 200, "only %d cases ran", cases);
 }
 
+/* The group ops (the heads of a kv group at once): for 1..8 heads, the
+ * AVX2 table gives the bits of the one-head reference ops head by head
+ * (scores; weighted sums with ws = 1 over keys cut into runs), stores
+ * nothing past n keys or past nh heads, and the reference group ops are
+ * that definition. Key counts reach blocks of 8 keys and the tails, and
+ * more than one value block (32 keys) with runs that cut blocks. */
+static void test_group_ops(void) {
+    const bool simd = sl_simd_active() == SL_SIMD_AVX2 || sl_simd_active() == SL_SIMD_AVX512;
+    const sl_attn_kernels *R = sl_attn_kernels_ref(), *S = simd ? sl_attn_kernels_avx2() : NULL;
+    if (!S) T_SKIP("no AVX2 on this CPU");
+    const int Ds[] = {8, 12, 32, 40, 64, 128};
+    const int ns[] = {1, 3, 8, 9, 17, 33, 70};
+    const int H = SL_ATTN_GROUP, LD = 80; /* rows of s and w: past n, canaries */
+    int cases = 0;
+    for (int kt = 0; kt < 3; kt++)
+        for (size_t a = 0; a < sizeof Ds / sizeof Ds[0]; a++) {
+            const int D = Ds[a];
+            if (kt == 2 && D % 32) continue;
+            for (size_t b = 0; b < sizeof ns / sizeof ns[0]; b++) {
+                const int n = ns[b];
+                size_t stride;
+                char *K = make_rows(kt, n, D, &stride), *V = make_rows(kt, n, D, &stride);
+                float *q = malloc((size_t)(H + 1) * D * sizeof *q);
+                const float *qh[SL_ATTN_GROUP];
+                for (int i = 0; i < (H + 1) * D; i++) q[i] = t_rand_f(&g_seed) * 3;
+                for (int h = 0; h < H; h++) qh[h] = q + (size_t)h * D;
+                float *s0 = malloc((size_t)(H + 1) * LD * sizeof *s0), *s1 = malloc((size_t)(H + 1) * LD * sizeof *s1);
+                float *o0 = malloc((size_t)(H + 1) * D * sizeof *o0), *o1 = malloc((size_t)(H + 1) * D * sizeof *o1);
+                sl_attn_rows runs[MAX_RUNS];
+                const int nr = split_runs(runs, V, stride, n, (int)(b & 1));
+                for (int nh = 1; nh <= H; nh++) {
+                    for (int i = 0; i < (H + 1) * LD; i++) s0[i] = s1[i] = -7.0f;
+                    for (int i = 0; i < (H + 1) * D; i++) o0[i] = o1[i] = 3.5f;
+                    S->row[kt].scores_group(s1, LD, qh, nh, K, stride, n, D, 0.125f);
+                    for (int h = 0; h < nh; h++) R->row[kt].scores(s0 + (size_t)h * LD, qh[h], K, stride, n, D, 0.125f);
+                    T_CHECK(!memcmp(s0, s1, (size_t)(H + 1) * LD * sizeof *s0), "%s D=%d n=%d nh=%d: group scores differ",
+                            KT_NAME[kt], D, n, nh);
+                    for (int i = 0; i < (H + 1) * LD; i++) s1[i] = -7.0f;
+                    R->row[kt].scores_group(s1, LD, qh, nh, K, stride, n, D, 0.125f);
+                    T_CHECK(!memcmp(s0, s1, (size_t)(H + 1) * LD * sizeof *s0), "%s D=%d n=%d nh=%d: ref group scores differ",
+                            KT_NAME[kt], D, n, nh);
+                    for (int h = 0; h < nh; h++) /* weights as attention makes them: exp, scaled */
+                        for (int i = 0; i < n; i++) s0[(size_t)h * LD + i] = s1[(size_t)h * LD + i] = 0.01f + 0.9f * t_rand_f(&g_seed) * t_rand_f(&g_seed);
+                    S->row[kt].accum_group(o1, (size_t)D, s1, LD, nh, runs, nr, stride, D);
+                    for (int h = 0; h < nh; h++) R->row[kt].accum(o0 + (size_t)h * D, s0 + (size_t)h * LD, 1.0f, runs, nr, stride, D);
+                    T_CHECK(!memcmp(o0, o1, (size_t)(H + 1) * D * sizeof *o0), "%s D=%d n=%d nh=%d %d runs: group accum differs",
+                            KT_NAME[kt], D, n, nh, nr);
+                    /* the reference group ops are the per-head ops */
+                    R->row[kt].accum_group(o1, (size_t)D, s0, LD, nh, runs, nr, stride, D);
+                    T_CHECK(!memcmp(o0, o1, (size_t)(H + 1) * D * sizeof *o0), "%s D=%d nh=%d: ref group accum differs",
+                            KT_NAME[kt], D, nh);
+                    cases++;
+                }
+                free(K), free(V), free(q), free(s0), free(s1), free(o0), free(o1);
+            }
+        }
+    T_CHECK(cases > 300, "only %d cases ran", cases);
+}
+
 /* What the references mean: dot products and weighted sums in double. */
 static void test_ref_semantics(void) {
     const sl_attn_kernels *R = sl_attn_kernels_ref();
@@ -177,6 +236,7 @@ static void test_ref_semantics(void) {
 
 int main(void) {
     T_RUN(test_simd_matches_ref);
+    T_RUN(test_group_ops);
     T_RUN(test_ref_semantics);
     return T_DONE();
 }

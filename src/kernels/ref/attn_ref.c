@@ -78,6 +78,20 @@ static void accum_q8_0(float *o, const float *w, float ws, const sl_attn_rows *r
     accum_rows(o, w, ws, r, nr, stride, D, 2);
 }
 
+/* The group ops head by head (their definition). */
+#define GROUP_OPS(T)                                                                                            \
+    static void scores_group_##T(float *s, size_t lds, const float *const *q, int nh, const void *k, size_t stride, \
+                                 int n, int D, float scale) {                                                   \
+        for (int h = 0; h < nh; h++) scores_##T(s + (size_t)h * lds, q[h], k, stride, n, D, scale);             \
+    }                                                                                                           \
+    static void accum_group_##T(float *o, size_t ldo, const float *w, size_t ldw, int nh, const sl_attn_rows *r,  \
+                                int nr, size_t stride, int D) {                                                 \
+        for (int h = 0; h < nh; h++) accum_##T(o + (size_t)h * ldo, w + (size_t)h * ldw, 1.0f, r, nr, stride, D); \
+    }
+GROUP_OPS(f32)
+GROUP_OPS(f16)
+GROUP_OPS(q8_0)
+
 static void store_f32(void *y, const float *x, int D) { memcpy(y, x, (size_t)D * sizeof *x); }
 static void store_f16(void *y, const float *x, int D) { sl_from_float_f16_ref(y, x, D); }
 static void store_q8_0(void *y, const float *x, int D) { sl_from_float_q8_0_ref(y, x, D); }
@@ -106,7 +120,9 @@ static float exp_sum_ref(float *x, int n, float mx) {
 float sl_attn_expf(float x) { return sl_expf_cephes(x); }
 
 static const sl_attn_kernels REF = {
-    .row = {{scores_f32, accum_f32, store_f32}, {scores_f16, accum_f16, store_f16}, {scores_q8_0, accum_q8_0, store_q8_0}},
+    .row = {{scores_f32, accum_f32, store_f32, scores_group_f32, accum_group_f32},
+            {scores_f16, accum_f16, store_f16, scores_group_f16, accum_group_f16},
+            {scores_q8_0, accum_q8_0, store_q8_0, scores_group_q8_0, accum_group_q8_0}},
     .max = max_ref,
     .exp_sum = exp_sum_ref,
 };

@@ -276,6 +276,177 @@ static void accum_q8_0(float *o, const float *w, float ws, const sl_attn_rows *r
     else accum_q8_0_chains(o, w, ws, r, nr, stride, D, 1);
 }
 
+/* ---- the heads of a kv group at once ----
+ * Below GROUP_MIN heads the one-head kernels run head by head: their eight
+ * keys per step amortize the lane sums better than a group that small. */
+#define GROUP_MIN 3
+
+/* NH (4 or 8) heads' dots with the key row kr, the key converted once:
+ * head h's lanes chain along D as in dot8, and hsum8 sums the heads' lanes
+ * together (head h in lane h; heads past nh repeat the last one). */
+INLINE __m256 heads_dot(const float *const *qh, const char *kr, int D, const int NH, const int half) {
+    __m256 a[8];
+    UNROLL
+    for (int h = 0; h < NH; h++) a[h] = _mm256_setzero_ps();
+    for (int d = 0; d < D; d += 8) {
+        const __m256 kv = load8(kr, d, half);
+        UNROLL
+        for (int h = 0; h < NH; h++) a[h] = _mm256_fmadd_ps(_mm256_loadu_ps(qh[h] + d), kv, a[h]);
+    }
+    UNROLL
+    for (int h = NH; h < 8; h++) a[h] = a[h - NH];
+    return hsum8(a);
+}
+
+/* r[j] = column j of the 8 x 8 matrix whose row i is a[i]. */
+INLINE void transpose8(__m256 r[8], const __m256 a[8]) {
+    const __m256 t0 = _mm256_unpacklo_ps(a[0], a[1]), t1 = _mm256_unpackhi_ps(a[0], a[1]);
+    const __m256 t2 = _mm256_unpacklo_ps(a[2], a[3]), t3 = _mm256_unpackhi_ps(a[2], a[3]);
+    const __m256 t4 = _mm256_unpacklo_ps(a[4], a[5]), t5 = _mm256_unpackhi_ps(a[4], a[5]);
+    const __m256 t6 = _mm256_unpacklo_ps(a[6], a[7]), t7 = _mm256_unpackhi_ps(a[6], a[7]);
+    const __m256 u0 = _mm256_shuffle_ps(t0, t2, 0x44), u1 = _mm256_shuffle_ps(t0, t2, 0xEE);
+    const __m256 u2 = _mm256_shuffle_ps(t1, t3, 0x44), u3 = _mm256_shuffle_ps(t1, t3, 0xEE);
+    const __m256 u4 = _mm256_shuffle_ps(t4, t6, 0x44), u5 = _mm256_shuffle_ps(t4, t6, 0xEE);
+    const __m256 u6 = _mm256_shuffle_ps(t5, t7, 0x44), u7 = _mm256_shuffle_ps(t5, t7, 0xEE);
+    r[0] = _mm256_permute2f128_ps(u0, u4, 0x20), r[4] = _mm256_permute2f128_ps(u0, u4, 0x31);
+    r[1] = _mm256_permute2f128_ps(u1, u5, 0x20), r[5] = _mm256_permute2f128_ps(u1, u5, 0x31);
+    r[2] = _mm256_permute2f128_ps(u2, u6, 0x20), r[6] = _mm256_permute2f128_ps(u2, u6, 0x31);
+    r[3] = _mm256_permute2f128_ps(u3, u7, 0x20), r[7] = _mm256_permute2f128_ps(u3, u7, 0x31);
+}
+
+/* Eight keys per step: their heads_dot vectors, transposed, are each
+ * head's scores of the eight keys, stored as one vector per head. */
+INLINE void scores_heads(float *s, size_t lds, const float *const *q, int nh, const char *k, size_t stride, int n,
+                         int D, float scale, const int NH, const int half) {
+    const size_t bytes = (size_t)D * (half ? 2 : 4);
+    const float *qh[8];
+    UNROLL
+    for (int h = 0; h < 8; h++) qh[h] = q[h < nh ? h : nh - 1];
+    const __m256 vs = _mm256_set1_ps(scale);
+    int i = 0;
+    for (; i + 8 <= n; i += 8) {
+        const char *k0 = k + (size_t)i * stride;
+        if (i + 8 + PF_AHEAD <= n) prefetch_rows(k0 + (size_t)PF_AHEAD * stride, 8, stride, bytes);
+        __m256 a[8], t[8];
+        for (int j = 0; j < 8; j++) a[j] = _mm256_mul_ps(heads_dot(qh, k0 + (size_t)j * stride, D, NH, half), vs);
+        transpose8(t, a);
+        for (int h = 0; h < nh; h++) _mm256_storeu_ps(s + (size_t)h * lds + i, t[h]);
+    }
+    for (; i < n; i++) {
+        float v[8];
+        _mm256_storeu_ps(v, _mm256_mul_ps(heads_dot(qh, k + (size_t)i * stride, D, NH, half), vs));
+        for (int h = 0; h < nh; h++) s[(size_t)h * lds + i] = v[h];
+    }
+}
+INLINE void scores_group_float(float *s, size_t lds, const float *const *q, int nh, const void *k, size_t stride,
+                               int n, int D, float scale, const int half) {
+    if ((D & 7) != 0 || nh < GROUP_MIN) {
+        for (int h = 0; h < nh; h++) scores_float(s + (size_t)h * lds, q[h], k, stride, n, D, scale, half);
+    } else if (nh <= 4) {
+        scores_heads(s, lds, q, nh, k, stride, n, D, scale, 4, half);
+    } else {
+        scores_heads(s, lds, q, nh, k, stride, n, D, scale, 8, half);
+    }
+}
+static void scores_group_f32(float *s, size_t lds, const float *const *q, int nh, const void *k, size_t stride, int n,
+                             int D, float scale) {
+    scores_group_float(s, lds, q, nh, k, stride, n, D, scale, 0);
+}
+static void scores_group_f16(float *s, size_t lds, const float *const *q, int nh, const void *k, size_t stride, int n,
+                             int D, float scale) {
+    scores_group_float(s, lds, q, nh, k, stride, n, D, scale, 1);
+}
+static void scores_group_q8_0(float *s, size_t lds, const float *const *q, int nh, const void *k, size_t stride,
+                              int n, int D, float scale) {
+    for (int h = 0; h < nh; h++) scores_q8_0(s + (size_t)h * lds, q[h], k, stride, n, D, scale);
+}
+
+/* HN <= 4 heads x NV <= 2 vectors of columns (o, v at the strip's first
+ * column) over n value rows: each row's strip converted once for the HN
+ * heads. The accumulators start from 0 (first) or carry on from o: a
+ * float stored and loaded is the same float, so blocking the keys leaves
+ * each chain as one pass would run it. */
+INLINE void accum_strip(float *o, size_t ldo, const float *w, size_t ldw, const char *v, int n, size_t stride,
+                        bool first, const int HN, const int NV, const int half) {
+    __m256 acc[4][2];
+    UNROLL
+    for (int h = 0; h < HN; h++)
+        UNROLL
+        for (int c = 0; c < NV; c++)
+            acc[h][c] = first ? _mm256_setzero_ps() : _mm256_loadu_ps(o + (size_t)h * ldo + 8 * c);
+    for (int k = 0; k < n; k++, v += stride) {
+        __m256 x[2];
+        UNROLL
+        for (int c = 0; c < NV; c++) x[c] = load8(v, 8 * c, half);
+        UNROLL
+        for (int h = 0; h < HN; h++) {
+            const __m256 wk = _mm256_broadcast_ss(w + (size_t)h * ldw + k);
+            UNROLL
+            for (int c = 0; c < NV; c++) acc[h][c] = _mm256_fmadd_ps(wk, x[c], acc[h][c]);
+        }
+    }
+    UNROLL
+    for (int h = 0; h < HN; h++)
+        UNROLL
+        for (int c = 0; c < NV; c++) _mm256_storeu_ps(o + (size_t)h * ldo + 8 * c, acc[h][c]);
+}
+INLINE void accum_strip_nh(float *o, size_t ldo, const float *w, size_t ldw, const char *v, int n, size_t stride,
+                           bool first, int hn, const int NV, const int half) {
+    switch (hn) {
+    case 1: accum_strip(o, ldo, w, ldw, v, n, stride, first, 1, NV, half); break;
+    case 2: accum_strip(o, ldo, w, ldw, v, n, stride, first, 2, NV, half); break;
+    case 3: accum_strip(o, ldo, w, ldw, v, n, stride, first, 3, NV, half); break;
+    default: accum_strip(o, ldo, w, ldw, v, n, stride, first, 4, NV, half); break;
+    }
+}
+
+/* Keys in blocks of GROUP_KEYS rows (f16, D = 64: 4 KB of one head's
+ * values, in L1 for the strips after the first); per block, strips of 16
+ * columns for 4 heads at a time. One chain per column (D > 32), as the
+ * one-head kernel; the weights come scaled. */
+#define GROUP_KEYS 32
+INLINE void accum_group_float(float *o, size_t ldo, const float *w, size_t ldw, int nh, const sl_attn_rows *r,
+                              int nr, size_t stride, int D, const int half) {
+    if ((D & 7) != 0 || sl_attn_accum_chains(D) != 1 || nh < GROUP_MIN) {
+        for (int h = 0; h < nh; h++) accum_float(o + (size_t)h * ldo, w + (size_t)h * ldw, 1.0f, r, nr, stride, D, half);
+        return;
+    }
+    const size_t es = half ? 2 : 4, bytes = (size_t)D * es;
+    bool first = true;
+    for (int j = 0, i0 = 0; j < nr; i0 += r[j].n, j++)
+        for (int b = 0; b < r[j].n; b += GROUP_KEYS) {
+            const int nb = r[j].n - b < GROUP_KEYS ? r[j].n - b : GROUP_KEYS;
+            const char *vb = (const char *)r[j].p + (size_t)b * stride;
+            if (b + GROUP_KEYS < r[j].n) /* the next block, while this one is worked on */
+                prefetch_rows(vb + (size_t)GROUP_KEYS * stride,
+                              r[j].n - b - GROUP_KEYS < GROUP_KEYS ? r[j].n - b - GROUP_KEYS : GROUP_KEYS, stride, bytes);
+            for (int h0 = 0; h0 < nh; h0 += 4) {
+                const int hn = nh - h0 < 4 ? nh - h0 : 4;
+                float *oh = o + (size_t)h0 * ldo;
+                const float *wh = w + (size_t)h0 * ldw + i0 + b;
+                int d0 = 0;
+                for (; d0 + 16 <= D; d0 += 16)
+                    accum_strip_nh(oh + d0, ldo, wh, ldw, vb + (size_t)d0 * es, nb, stride, first, hn, 2, half);
+                if (d0 < D) accum_strip_nh(oh + d0, ldo, wh, ldw, vb + (size_t)d0 * es, nb, stride, first, hn, 1, half);
+            }
+            first = false;
+        }
+    if (first) /* no keys */
+        for (int h = 0; h < nh; h++) memset(o + (size_t)h * ldo, 0, (size_t)D * sizeof *o);
+}
+static void accum_group_f32(float *o, size_t ldo, const float *w, size_t ldw, int nh, const sl_attn_rows *r, int nr,
+                            size_t stride, int D) {
+    accum_group_float(o, ldo, w, ldw, nh, r, nr, stride, D, 0);
+}
+static void accum_group_f16(float *o, size_t ldo, const float *w, size_t ldw, int nh, const sl_attn_rows *r, int nr,
+                            size_t stride, int D) {
+    accum_group_float(o, ldo, w, ldw, nh, r, nr, stride, D, 1);
+}
+static void accum_group_q8_0(float *o, size_t ldo, const float *w, size_t ldw, int nh, const sl_attn_rows *r, int nr,
+                             size_t stride, int D) {
+    for (int h = 0; h < nh; h++) accum_q8_0(o + (size_t)h * ldo, w + (size_t)h * ldw, 1.0f, r, nr, stride, D);
+}
+
 static void store_f32(void *y, const float *x, int D) { memcpy(y, x, (size_t)D * sizeof *x); }
 static void store_f16(void *y, const float *x, int D) { sl_from_float_f16_avx2(y, x, D); }
 static void store_q8_0(void *y, const float *x, int D) { sl_from_float_q8_0_avx2(y, x, D); }
@@ -316,7 +487,9 @@ static float exp_sum_avx2(float *x, int n, float mx) {
 }
 
 static const sl_attn_kernels AVX2 = {
-    .row = {{scores_f32, accum_f32, store_f32}, {scores_f16, accum_f16, store_f16}, {scores_q8_0, accum_q8_0, store_q8_0}},
+    .row = {{scores_f32, accum_f32, store_f32, scores_group_f32, accum_group_f32},
+            {scores_f16, accum_f16, store_f16, scores_group_f16, accum_group_f16},
+            {scores_q8_0, accum_q8_0, store_q8_0, scores_group_q8_0, accum_group_q8_0}},
     .max = max_avx2,
     .exp_sum = exp_sum_avx2,
 };
