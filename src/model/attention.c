@@ -20,12 +20,18 @@
 /* Below this many multiply-adds the caller runs the whole batch alone. */
 #define SERIAL_MACS (32 * 1024)
 
+/* Query heads attended together: a kv group's, at most SL_ATTN_GROUP. */
+static int group_heads(int H, int G) {
+    const int per_group = G > 0 && H / G > 1 ? H / G : 1;
+    return per_group < SL_ATTN_GROUP ? per_group : SL_ATTN_GROUP;
+}
+
 /* Per-thread scratch: [key positions (max_keys u64)] [q window, q pinned
- * (2 * D each) of SL_ATTN_GROUP heads] [their scores (max_keys each)]. The
+ * (2 * D each) of group_heads heads] [their scores (max_keys each)]. The
  * u64 array comes first so it is 8-byte aligned. */
-size_t sl_attn_scratch_bytes(int D, int max_keys) {
+size_t sl_attn_scratch_bytes(int D, int max_keys, int H, int G) {
     size_t b = (size_t)max_keys * sizeof(uint64_t) +
-               (size_t)SL_ATTN_GROUP * (size_t)(2 * D + max_keys) * sizeof(float);
+               (size_t)group_heads(H, G) * (size_t)(2 * D + max_keys) * sizeof(float);
     return (b + 63) & ~(size_t)63;
 }
 
@@ -81,7 +87,7 @@ static int token_runs(const sl_attn_batch *b, int t, key_run *runs) {
     return add_runs(b, w0, p + 1, false, runs, nr);
 }
 
-/* Query heads h0 .. h0 + nh - 1 of token t (nh <= SL_ATTN_GROUP, all of
+/* Query heads h0 .. h0 + nh - 1 of token t (nh <= group_heads, all of
  * one kv group) over the runs of its token: each key and value row is read
  * once for the nh heads (the row ops' group kernels). */
 static void attend_heads(const sl_attn_batch *b, const sl_attn_kernels *kr, const key_run *runs, int nr, int t,
@@ -92,7 +98,7 @@ static void attend_heads(const sl_attn_batch *b, const sl_attn_kernels *kr, cons
     const size_t head = (size_t)g * (c->row_bytes / (size_t)b->G); /* kv head g within a row */
     const size_t lds = (size_t)b->max_keys;
     uint64_t *kpos = scratch;
-    float *qs = (float *)(kpos + b->max_keys), *scores = qs + (size_t)SL_ATTN_GROUP * 2 * D;
+    float *qs = (float *)(kpos + b->max_keys), *scores = qs + (size_t)group_heads(b->H, b->G) * 2 * D;
     const int n_rot = b->rope->n_rot;
     const float *csw = b->cs_window + (size_t)t * n_rot, *csp = b->cs_pinned + (size_t)t * n_rot;
     /* Until the window first slides, a token's pinned and window positions
@@ -149,14 +155,14 @@ static void attend_heads(const sl_attn_batch *b, const sl_attn_kernels *kr, cons
 static void attend_items(const sl_attn_batch *b, const sl_attn_kernels *kr, long lo, long hi, void *scratch) {
     key_run runs[MAX_RUNS];
     int nr = 0, run_t = -1;
-    const int per_group = b->H / b->G;
+    const int per_group = b->H / b->G, most = group_heads(b->H, b->G);
     for (long i = lo; i < hi;) {
         const int t = (int)(i / b->H), h = (int)(i % b->H);
         if (t != run_t) nr = token_runs(b, run_t = t, runs);
         /* up to the end of the group, the range and the group size limit */
         long end = (long)t * b->H + (h / per_group + 1) * per_group;
         if (end > hi) end = hi;
-        if (end - i > SL_ATTN_GROUP) end = i + SL_ATTN_GROUP;
+        if (end - i > most) end = i + most;
         attend_heads(b, kr, runs, nr, t, h, (int)(end - i), scratch);
         i = end;
     }

@@ -38,8 +38,9 @@ typedef struct {
     void *observer_user;
 } sl_attn_batch;
 
-/* Per-thread scratch bytes needed for max_keys attended keys. */
-size_t sl_attn_scratch_bytes(int D, int max_keys);
+/* Per-thread scratch bytes needed for max_keys attended keys, H query and
+ * G kv heads (the heads of a kv group are attended together). */
+size_t sl_attn_scratch_bytes(int D, int max_keys, int H, int G);
 void sl_attention(sl_pool *pool, sl_attn_batch *b);
 
 #endif

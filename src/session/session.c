@@ -98,7 +98,7 @@ sl_status sl_session_create(sl_session **out, const sl_model *m, const sl_sessio
     s->cs_pin = xcalloc(T * (size_t)(hp->n_rot > 0 ? hp->n_rot : 1), sizeof(float), &ok);
     s->logits_row = xcalloc((size_t)hp->n_vocab, sizeof(float), &ok);
     s->max_keys = s->kv.n_pinned + (int)s->kv.n_ring + 1;
-    s->attn_stride = sl_attn_scratch_bytes(hp->head_dim, s->max_keys);
+    s->attn_stride = sl_attn_scratch_bytes(hp->head_dim, s->max_keys, hp->n_head, hp->n_head_kv);
     s->attn_scratch = xcalloc((size_t)p.n_threads, s->attn_stride, &ok);
     if (p.policy == SL_POLICY_RECOMPUTE) s->hist = xcalloc((size_t)p.n_window, sizeof(int32_t), &ok);
     if (!ok) {
