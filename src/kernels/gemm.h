@@ -67,30 +67,37 @@ static inline size_t sl_q8s_row_bytes(int K) {
     return (b + 63) & ~(size_t)63;
 }
 
-/* f32t: the activations of T tokens as tiles of SL_F32T_TOKENS tokens; tile
- * u (tokens 3u, 3u + 1, 3u + 2) holds, with K8 = K & ~7,
- *   float v[K8 / 8][3][8]    columns 8s..8s+7 of each token in turn
- *   float tail[3][K - K8]    the last K % 8 columns of each token
+/* f32t: the activations of T tokens as tiles of w = sl_f32t_width(T)
+ * tokens; tile u (tokens w u .. w u + w - 1) holds, with K8 = K & ~7,
+ *   float v[K8 / 8][w][8]    columns 8s..8s+7 of each token in turn
+ *   float tail[w][K - K8]    the last K % 8 columns of each token
  * and tiles are sl_f32t_tile_bytes(K) apart. Tokens past T in the last
  * tile repeat token T - 1. The values are x's own (a copy, no rounding); the
  * layout lets the float kernels read the 3 tokens of a register tile as one
  * sequential run, and a whole batch's activations are laid out once per
- * product instead of once per block of weight rows. */
+ * product instead of once per block of weight rows.
+ * A product of one token (decode) has w = 1: the token's K values as they
+ * are. Three copies side by side made decode read every third 32-byte group
+ * of a run three times as long, 44 KB at K = 5632 instead of 22, which does
+ * not stay in a 32 KB L1 while the weights stream through it (the 2-thread
+ * f16 matvec streams 3-10% faster with w = 1, K = 2048..5632).
+ * The float kernels are called with nt = T: every token of the product. */
 #define SL_F32T_TOKENS 3
+static inline int sl_f32t_width(int T) { return T == 1 ? 1 : SL_F32T_TOKENS; }
 static inline size_t sl_f32t_tile_bytes(int K) {
     /* one spare line, so that tiles a power of two apart do not all fall on
      * the same cache sets */
     return ((size_t)SL_F32T_TOKENS * (size_t)K * sizeof(float) + 63) / 64 * 64 + 64;
 }
-/* Token t's 8-column groups (group s at + 24 s) and tail, in f32t tiles. */
-static inline const float *sl_f32t_main(const void *xq, size_t tile_bytes, int t) {
-    return (const float *)(const void *)((const char *)xq + (size_t)(t / SL_F32T_TOKENS) * tile_bytes) +
-           (t % SL_F32T_TOKENS) * 8;
+/* Token t of T: its 8-column groups (group s at + 8 w s) and its tail. */
+static inline const float *sl_f32t_main(const void *xq, size_t tile_bytes, int t, int T) {
+    const int w = sl_f32t_width(T);
+    return (const float *)(const void *)((const char *)xq + (size_t)(t / w) * tile_bytes) + (t % w) * 8;
 }
-static inline const float *sl_f32t_tail(const void *xq, size_t tile_bytes, int t, int K) {
-    const int K8 = K & ~7;
-    return (const float *)(const void *)((const char *)xq + (size_t)(t / SL_F32T_TOKENS) * tile_bytes) +
-           (size_t)SL_F32T_TOKENS * K8 + (size_t)(t % SL_F32T_TOKENS) * (K - K8);
+static inline const float *sl_f32t_tail(const void *xq, size_t tile_bytes, int t, int T, int K) {
+    const int w = sl_f32t_width(T), K8 = K & ~7;
+    return (const float *)(const void *)((const char *)xq + (size_t)(t / w) * tile_bytes) + (size_t)w * K8 +
+           (size_t)(t % w) * (K - K8);
 }
 /* Writes token t of T (x: its K values) into the f32t tiles at xq; the last
  * token also fills the rest of its tile. Tokens can be written in any order

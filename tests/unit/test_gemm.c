@@ -269,27 +269,39 @@ static void test_gemm_float_blocks(void) {
         }
 }
 
-/* f32t as gemm.h documents it: tile u holds v[K8 / 8][3][8] then
- * tail[3][K % 8]; the empty slots of the last tile repeat the last token;
- * tokens may be written in any order. */
+/* f32t as gemm.h documents it: tile u holds v[K8 / 8][w][8] then
+ * tail[w][K % 8], w = 3 tokens (1 for a product of one token); the empty
+ * slots of the last tile repeat the last token; tokens may be written in
+ * any order. */
 static void test_f32t_layout(void) {
-    const int K = 21, T = 4, K8 = 16;
+    const int K = 21, K8 = 16;
     float x[4 * 21];
-    for (int i = 0; i < T * K; i++) x[i] = (float)(i / K * 100 + i % K);
+    for (int i = 0; i < 4 * K; i++) x[i] = (float)(i / K * 100 + i % K);
     const size_t tb = sl_f32t_tile_bytes(K);
     T_CHECK(tb % 64 == 0 && tb >= 3 * K * sizeof(float), "tile bytes %zu", tb);
     T_CHECK(sl_act_row_bytes(SL_ACT_F32T, K) == tb, "row bytes of f32t");
-    char *xq = calloc(2, tb);
-    for (int t = T - 1; t >= 0; t--) sl_pack_f32t(xq, x + t * K, t, T, K);
-    for (int t = 0; t < 6; t++) {
-        const int src = t < T ? t : T - 1;
-        const float *tile = (const float *)(const void *)(xq + (size_t)(t / 3) * tb);
-        for (int k = 0; k < K; k++) {
-            const float got = k < K8 ? tile[(k / 8) * 24 + (t % 3) * 8 + k % 8] : tile[3 * K8 + (t % 3) * (K - K8) + k - K8];
-            T_CHECK(got == x[src * K + k], "slot %d column %d: %g, want %g", t, k, got, x[src * K + k]);
+    const int Ts[] = {4, 2, 1};
+    for (size_t ti = 0; ti < 3; ti++) {
+        const int T = Ts[ti], w = T == 1 ? 1 : 3;
+        T_CHECK(sl_f32t_width(T) == w, "T=%d: width %d", T, sl_f32t_width(T));
+        char *xq = calloc(2, tb);
+        for (int t = T - 1; t >= 0; t--) sl_pack_f32t(xq, x + t * K, t, T, K);
+        for (int t = 0; t < (T + w - 1) / w * w; t++) {
+            const int src = t < T ? t : T - 1;
+            const float *tile = (const float *)(const void *)(xq + (size_t)(t / w) * tb);
+            for (int k = 0; k < K; k++) {
+                const float got =
+                    k < K8 ? tile[(k / 8) * 8 * w + (t % w) * 8 + k % 8] : tile[w * K8 + (t % w) * (K - K8) + k - K8];
+                T_CHECK(got == x[src * K + k], "T=%d slot %d column %d: %g, want %g", T, t, k, got, x[src * K + k]);
+            }
+            if (t < T) {
+                const float *m = sl_f32t_main(xq, tb, t, T), *tl = sl_f32t_tail(xq, tb, t, T, K);
+                T_CHECK(m[8 * w] == x[src * K + 8] && tl[K - K8 - 1] == x[src * K + K - 1], "T=%d token %d: helpers", T,
+                        t);
+            }
         }
+        free(xq);
     }
-    free(xq);
 }
 
 static void test_gemm_k_extremes(void) {

@@ -91,24 +91,24 @@ void sl_gemm_q8_0_ref(float *y, size_t ldy, const void *W, size_t w_row, const v
 
 void sl_pack_f32t(void *xq, const float *x, int t, int T, int K) {
     const size_t tb = sl_f32t_tile_bytes(K);
-    const int K8 = K & ~7;
+    const int K8 = K & ~7, w = sl_f32t_width(T);
     /* the last token also stands in for the empty slots of its tile */
-    const int t1 = t == T - 1 ? (t / SL_F32T_TOKENS + 1) * SL_F32T_TOKENS : t + 1;
+    const int t1 = t == T - 1 ? (t / w + 1) * w : t + 1;
     for (int u = t; u < t1; u++) {
-        float *tile = (float *)(void *)((char *)xq + (size_t)(u / SL_F32T_TOKENS) * tb);
-        const int j = u % SL_F32T_TOKENS;
-        for (int k = 0; k < K8; k += 8) memcpy(tile + (size_t)k * SL_F32T_TOKENS + j * 8, x + k, 8 * sizeof *x);
-        memcpy(tile + (size_t)SL_F32T_TOKENS * K8 + (size_t)j * (K - K8), x + K8, (size_t)(K - K8) * sizeof *x);
+        float *tile = (float *)(void *)((char *)xq + (size_t)(u / w) * tb);
+        const int j = u % w;
+        for (int k = 0; k < K8; k += 8) memcpy(tile + (size_t)k * w + j * 8, x + k, 8 * sizeof *x);
+        memcpy(tile + (size_t)w * K8 + (size_t)j * (K - K8), x + K8, (size_t)(K - K8) * sizeof *x);
     }
 }
 
 /* Eight lanes along K, summed as the AVX2 horizontal sum does, then the
- * tail; x is one token's f32t groups (xm) and tail (xt). */
-static inline float lanes_dot(const float *w, const uint16_t *wh, const float *xm, const float *xt, int K) {
+ * tail; x is one token's f32t groups (xm, group s at xm + 8 xw s) and tail (xt). */
+static inline float lanes_dot(const float *w, const uint16_t *wh, const float *xm, int xw, const float *xt, int K) {
     float l[8] = {0};
     const int K8 = K & ~7;
     for (int k = 0; k < K8; k++)
-        l[k & 7] = fmaf(wh ? sl_fp16_to_fp32(wh[k]) : w[k], xm[(k >> 3) * 8 * SL_F32T_TOKENS + (k & 7)], l[k & 7]);
+        l[k & 7] = fmaf(wh ? sl_fp16_to_fp32(wh[k]) : w[k], xm[(k >> 3) * 8 * xw + (k & 7)], l[k & 7]);
     float s = ((l[0] + l[4]) + (l[2] + l[6])) + ((l[1] + l[5]) + (l[3] + l[7]));
     for (int k = K8; k < K; k++) s = fmaf(wh ? sl_fp16_to_fp32(wh[k]) : w[k], xt[k - K8], s);
     return s;
@@ -120,7 +120,8 @@ static void float_ref(float *y, size_t ldy, const void *W, size_t w_row, const v
         for (int r = 0; r < nr; r++) {
             const void *w = (const char *)W + (size_t)r * w_row;
             store(&y[(size_t)t * ldy + r],
-                  lanes_dot(half ? NULL : w, half ? w : NULL, sl_f32t_main(xq, x_row, t), sl_f32t_tail(xq, x_row, t, K),
+                  lanes_dot(half ? NULL : w, half ? w : NULL, sl_f32t_main(xq, x_row, t, nt), sl_f32t_width(nt),
+                            sl_f32t_tail(xq, x_row, t, nt, K),
                             K),
                   acc);
         }

@@ -374,9 +374,10 @@ INLINE void float_finish8(float *o, const __m256 *lanes, int n, const char *W, s
  * ends. Twice that rate (as before) ran two groups ahead into L1, evicting
  * what was still to be used: 2-thread f16 matvec streams 8-18% faster at
  * the pace (K = 768, 2048, 5632), f32 4-11%. */
-INLINE void float_rows8(float *y, const char *W, size_t w_row, int n, const void *xq, size_t x_row, int t, int K,
-                        bool acc, const bool half, const bool pf_ok) {
-    const float *xm = sl_f32t_main(xq, x_row, t);
+INLINE void float_rows8(float *y, const char *W, size_t w_row, int n, const void *xq, size_t x_row, int t, int nt,
+                        int K, bool acc, const bool half, const bool pf_ok) {
+    const float *xm = sl_f32t_main(xq, x_row, t, nt);
+    const size_t xs = (size_t)sl_f32t_width(nt); /* floats per column: 1 in decode */
     const char *pf = W + 8 * w_row, *w[8];
     const int npf = pf_ok ? (half ? 2 : 4) : 0;
     __m256 a[8];
@@ -388,11 +389,11 @@ INLINE void float_rows8(float *y, const char *W, size_t w_row, int n, const void
     const int K8 = K & ~7;
     for (int k = 0; k < K8; k += 8) {
         for (int i = 0; i < npf; i++) _mm_prefetch(pf + ((size_t)(k / 8) * npf + i) * 64, _MM_HINT_T0);
-        const __m256 xv = _mm256_loadu_ps(xm + (size_t)k * SL_F32T_TOKENS);
+        const __m256 xv = _mm256_loadu_ps(xm + (size_t)k * xs);
         UNROLL
         for (int i = 0; i < 8; i++) a[i] = _mm256_fmadd_ps(load_w(w[i], k, half), xv, a[i]);
     }
-    float_finish8(y, a, n, W, w_row, sl_f32t_tail(xq, x_row, t, K), K8, K, half, acc);
+    float_finish8(y, a, n, W, w_row, sl_f32t_tail(xq, x_row, t, nt, K), K8, K, half, acc);
 }
 
 /* Prefill: register tiles of 4 rows x the 3 tokens of an f32t tile, each
@@ -459,7 +460,7 @@ INLINE void float_prefill(float *y, size_t ldy, const char *W, size_t w_row, con
                 tile_rows(w, W, w_row, r, nr);
                 tile_rows(w + FL_RM, W, w_row, r + FL_RM, nr);
                 for (int t = t0; t < t1; t += FL_RN) {
-                    const float *xm = sl_f32t_main(xq, x_row, t);
+                    const float *xm = sl_f32t_main(xq, x_row, t, nt);
                     __m256 a[2][FL_RM][FL_RN];
                     float_tile(a[0], w, xm, K8, half);
                     const int h = n > FL_RM; /* the second 4 rows, when there are any */
@@ -468,7 +469,7 @@ INLINE void float_prefill(float *y, size_t ldy, const char *W, size_t w_row, con
                         const __m256 v[8] = {a[0][0][j], a[0][1][j], a[0][2][j], a[0][3][j],
                                              a[h][0][j], a[h][1][j], a[h][2][j], a[h][3][j]};
                         float_finish8(y + (size_t)(t + j) * ldy + r, v, n, W + (size_t)r * w_row, w_row,
-                                      sl_f32t_tail(xq, x_row, t + j, K), K8, K, half, acc);
+                                      sl_f32t_tail(xq, x_row, t + j, nt, K), K8, K, half, acc);
                     }
                 }
             }
@@ -484,7 +485,7 @@ INLINE void float_gemm(float *y, size_t ldy, const void *W, size_t w_row, const 
     for (int t = 0; t < nt; t++)
         for (int r = 0; r < nr; r += 8)
             float_rows8(y + (size_t)t * ldy + r, (const char *)W + (size_t)r * w_row, w_row, nr - r < 8 ? nr - r : 8,
-                        xq, x_row, t, K, acc, half, r + 16 <= nr);
+                        xq, x_row, t, nt, K, acc, half, r + 16 <= nr);
 }
 
 void sl_gemm_f32_avx2(float *y, size_t ldy, const void *W, size_t w_row, const void *xq,
