@@ -368,18 +368,31 @@ INLINE void float_finish8(float *o, const __m256 *lanes, int n, const char *W, s
 }
 
 /* Decode: 8 rows (n of them real: the others repeat row n - 1) x token t
- * straight from W, 8 chains in flight; the next 8 rows (one contiguous run)
- * prefetched 2 (f16) or 4 (f32) lines per step, exactly the lines a step
- * reads, so the prefetch reaches the end of the next group as this one
- * ends. Twice that rate (as before) ran two groups ahead into L1, evicting
- * what was still to be used: 2-thread f16 matvec streams 8-18% faster at
- * the pace (K = 768, 2048, 5632), f32 4-11%. */
+ * straight from W, 8 chains in flight, with software prefetch (the 8 rows
+ * are 8 short streams that the hardware prefetchers pick up too late):
+ *  - A group of up to FL_GROUP_L1 bytes (f16 K <= 1024, f32 K <= 512) fits
+ *    in L1 beside the next, so all of the next group (one contiguous run)
+ *    is prefetched while this one is read, at the pace a step reads (2 lines
+ *    per step for f16, 4 for f32).
+ *  - A longer group would pass through the 32 KB L1 (32 KB of f16 at K =
+ *    2048, 88 KB at K = 5632) between a line's arrival and its use, and
+ *    most lines were evicted before they were read. So each row is
+ *    prefetched FL_AHEAD columns ahead of its use, one line per row per 64
+ *    bytes used; near the rows' end the prefetch goes on into the first
+ *    columns of the next 8 rows.
+ * Measured in paired rounds in one process, 2 threads, weights from DRAM:
+ * rows ahead against the whole next group, f16 9-43% faster at K = 2048 and
+ * 5632 (N = 256..32000), f32 5-50%; at f16 K = 768 13-24% slower, hence the
+ * two cases. 64 or 384 columns ahead measured slower than 128. pf_ok: this
+ * call has 8 more rows past these. */
+#define FL_AHEAD 128
+#define FL_GROUP_L1 16384
 INLINE void float_rows8(float *y, const char *W, size_t w_row, int n, const void *xq, size_t x_row, int t, int nt,
                         int K, bool acc, const bool half, const bool pf_ok) {
     const float *xm = sl_f32t_main(xq, x_row, t, nt);
     const size_t xs = (size_t)sl_f32t_width(nt); /* floats per column: 1 in decode */
-    const char *pf = W + 8 * w_row, *w[8];
-    const int npf = pf_ok ? (half ? 2 : 4) : 0;
+    const size_t es = half ? 2 : 4, rowb = (size_t)K * es;
+    const char *w[8];
     __m256 a[8];
     UNROLL
     for (int i = 0; i < 8; i++) {
@@ -387,8 +400,21 @@ INLINE void float_rows8(float *y, const char *W, size_t w_row, int n, const void
         a[i] = _mm256_setzero_ps();
     }
     const int K8 = K & ~7;
+    const bool whole = 8 * rowb <= FL_GROUP_L1;
+    const int npf = pf_ok ? (half ? 2 : 4) : 0;
     for (int k = 0; k < K8; k += 8) {
-        for (int i = 0; i < npf; i++) _mm_prefetch(pf + ((size_t)(k / 8) * npf + i) * 64, _MM_HINT_T0);
+        const size_t b = (size_t)k * es, ahead = b + FL_AHEAD * es;
+        if (whole) {
+            for (int i = 0; i < npf; i++) _mm_prefetch(W + 8 * w_row + ((size_t)(k / 8) * npf + i) * 64, _MM_HINT_T0);
+        } else if (b % 64 == 0) {
+            if (ahead < rowb) {
+                UNROLL
+                for (int i = 0; i < 8; i++) _mm_prefetch(w[i] + ahead, _MM_HINT_T0);
+            } else if (pf_ok && ahead - rowb < rowb) {
+                UNROLL
+                for (int i = 0; i < 8; i++) _mm_prefetch(W + (size_t)(8 + i) * w_row + (ahead - rowb), _MM_HINT_T0);
+            }
+        }
         const __m256 xv = _mm256_loadu_ps(xm + (size_t)k * xs);
         UNROLL
         for (int i = 0; i < 8; i++) a[i] = _mm256_fmadd_ps(load_w(w[i], k, half), xv, a[i]);
