@@ -39,18 +39,37 @@ typedef struct {
     uint64_t sum[256];
 } read_job;
 
-/* Eight independent sums so loads, not the add chain, set the pace. */
+/* The fastest way to read memory measured here, so that the bound is the
+ * machine's and not a naive loop's: each thread reads its slice as groups
+ * of 8 runs of RUN_BYTES side by side, with every run prefetched
+ * RUN_AHEAD bytes ahead (going on into the next group near a run's end),
+ * the pattern of the float decode kernel. A plain sequential loop left to
+ * the hardware prefetchers read 15-30% slower on this Zen 3 (16-17 against
+ * 19-22 GB/s, 2 threads, same minute); with a prefetch 1 KB ahead it was in
+ * between. Eight independent sums so loads, not the add chain, set the
+ * pace. */
+#define RUN_BYTES 8192
+#define RUN_AHEAD 256
 static void read_slice(void *ctx, int ith, int nth) {
     read_job *j = ctx;
+    const size_t group = 8 * RUN_BYTES / 8; /* words */
     long lo, hi;
-    sl_split_range((long)(j->n / 8), ith, nth, &lo, &hi);
-    const uint64_t *p = j->buf + (size_t)lo * 8;
-    uint64_t a0 = 0, a1 = 0, a2 = 0, a3 = 0, a4 = 0, a5 = 0, a6 = 0, a7 = 0;
-    for (long i = lo; i < hi; i++, p += 8) {
-        a0 += p[0], a1 += p[1], a2 += p[2], a3 += p[3];
-        a4 += p[4], a5 += p[5], a6 += p[6], a7 += p[7];
+    sl_split_range((long)(j->n / group), ith, nth, &lo, &hi);
+    uint64_t a[8] = {0};
+    for (long g = lo; g < hi; g++) {
+        const char *b = (const char *)(const void *)(j->buf + (size_t)g * group);
+        for (size_t o = 0; o < RUN_BYTES; o += 64) {
+            const size_t ahead = o + RUN_AHEAD;
+            for (int r = 0; r < 8; r++) {
+                const char *run = b + (size_t)r * RUN_BYTES;
+                /* past the last group: reads past the slice never fault as prefetches */
+                __builtin_prefetch(ahead < RUN_BYTES ? run + ahead : run + 8 * RUN_BYTES + (ahead - RUN_BYTES), 0, 3);
+                const uint64_t *q = (const uint64_t *)(const void *)(run + o);
+                a[r] += ((q[0] + q[1]) + (q[2] + q[3])) + ((q[4] + q[5]) + (q[6] + q[7]));
+            }
+        }
     }
-    j->sum[ith] = a0 + a1 + a2 + a3 + a4 + a5 + a6 + a7;
+    j->sum[ith] = a[0] + a[1] + a[2] + a[3] + a[4] + a[5] + a[6] + a[7];
 }
 
 double bench_read_bandwidth(int n_threads, size_t bytes, int reps) {
@@ -76,7 +95,7 @@ double bench_read_bandwidth(int n_threads, size_t bytes, int reps) {
         sl_pool_run(pool, read_slice, j);
         double dt = sl_now_s() - t0;
         for (int t = 0; t < n_threads; t++) check += j->sum[t];
-        gbs[r] = (double)(j->n / 8 * 64) / dt * 1e-9;
+        gbs[r] = (double)(j->n / (8 * RUN_BYTES / 8) * 8 * RUN_BYTES) / dt * 1e-9;
     }
     double med = gbs ? bench_summarize(gbs, reps).med : 0;
     if (check == 1) med += 0; /* keeps the sums alive */
