@@ -31,7 +31,7 @@ typedef struct {
     const float *cs_pinned; /* (T, n_rot) at each token's cache position */
     bool zero_sink;         /* softmax with +1 in the denominator */
     float *out;             /* (T, H*D) */
-    void *scratch;          /* per thread: sl_attn_scratch_bytes(D, max_keys) */
+    void *scratch;          /* per thread: sl_attn_scratch_bytes(D, max_keys, H, G) */
     size_t scratch_stride;  /* bytes per thread */
     int max_keys;
     sl_attn_observer observer;

@@ -50,14 +50,14 @@ typedef struct {
  * pace. */
 #define RUN_BYTES 8192
 #define RUN_AHEAD 256
+#define GROUP_WORDS (8 * RUN_BYTES / sizeof(uint64_t))
 static void read_slice(void *ctx, int ith, int nth) {
     read_job *j = ctx;
-    const size_t group = 8 * RUN_BYTES / 8; /* words */
     long lo, hi;
-    sl_split_range((long)(j->n / group), ith, nth, &lo, &hi);
+    sl_split_range((long)(j->n / GROUP_WORDS), ith, nth, &lo, &hi);
     uint64_t a[8] = {0};
     for (long g = lo; g < hi; g++) {
-        const char *b = (const char *)(const void *)(j->buf + (size_t)g * group);
+        const char *b = (const char *)(const void *)(j->buf + (size_t)g * GROUP_WORDS);
         for (size_t o = 0; o < RUN_BYTES; o += 64) {
             const size_t ahead = o + RUN_AHEAD;
             for (int r = 0; r < 8; r++) {
@@ -95,7 +95,7 @@ double bench_read_bandwidth(int n_threads, size_t bytes, int reps) {
         sl_pool_run(pool, read_slice, j);
         double dt = sl_now_s() - t0;
         for (int t = 0; t < n_threads; t++) check += j->sum[t];
-        gbs[r] = (double)(j->n / (8 * RUN_BYTES / 8) * 8 * RUN_BYTES) / dt * 1e-9;
+        gbs[r] = (double)(j->n / GROUP_WORDS * GROUP_WORDS * sizeof(uint64_t)) / dt * 1e-9;
     }
     double med = gbs ? bench_summarize(gbs, reps).med : 0;
     if (check == 1) med += 0; /* keeps the sums alive */

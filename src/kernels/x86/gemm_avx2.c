@@ -96,21 +96,6 @@ INLINE void prefetch_next(const char *pf, int b, const int n) {
     for (int i = 0; i < n; i++) _mm_prefetch(pf + ((size_t)b * n + i) * 64, _MM_HINT_T0);
 }
 
-/* Decode from a repacked (x8) matrix: the groups follow one another, so the
- * rows of a call are one sequential run, and the kernel asks for the n lines
- * X8_AHEAD bytes past the block it is about to read. Prefetching all of the
- * next group instead (as prefetch_next) put up to a whole group (25 KB of
- * q4_0 at K = 5632, 48 KB of q8_0) through L1 before its lines were used:
- * in paired rounds in one process (2 threads, weights from DRAM, K = 2048
- * and 5632) 1 KB ahead streamed q4_0 6-16% and q8_0 0-17% faster, and 512,
- * 2048 or 4096 bytes ahead less so. Past the call's rows the prefetch reads
- * another thread's rows or past the matrix: harmless, it never faults. */
-#define X8_AHEAD 1024
-INLINE void prefetch_ahead(const char *blk, const int n) {
-    UNROLL
-    for (int i = 0; i < n; i++) _mm_prefetch(blk + X8_AHEAD + i * 64, _MM_HINT_T0);
-}
-
 /* ---- q4_0 --------------------------------------------------------------------------- */
 
 /* Four rows a, b, c, d of one block as four vectors of 8-element chunks:
@@ -158,7 +143,7 @@ INLINE void q4_0_tile(__m256 *out, const sl_block_q4_0 *const *w, const char *g,
         __m256i q0[4], q1[4];
         if (x8) {
             const char *blk = g + (size_t)b * SL_X8_BLOCK_Q4_0;
-            if (RN == 1) prefetch_ahead(blk, 3); /* 144 bytes: 3 lines cover any alignment */
+            if (RN == 1) sl_prefetch_x8_ahead(blk, SL_X8_BLOCK_Q4_0);
             dw = sl_load_f16x8(blk);
             x8_nibbles(blk + 16, q0);
             x8_nibbles(blk + 16 + 64, q1);
@@ -271,7 +256,7 @@ INLINE void q8_0_tile(__m256 *out, const sl_block_q8_0 *const *w, const char *g,
         __m256i q0[4], q1[4], a0[4], a1[4];
         if (x8) {
             const char *blk = g + (size_t)b * SL_X8_BLOCK_Q8_0;
-            if (RN == 1) prefetch_ahead(blk, 5); /* 272 bytes: 5 lines */
+            if (RN == 1) sl_prefetch_x8_ahead(blk, SL_X8_BLOCK_Q8_0);
             dw = sl_load_f16x8(blk);
             UNROLL
             for (int c = 0; c < 4; c++) {

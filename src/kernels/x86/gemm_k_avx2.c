@@ -24,7 +24,7 @@
  * over the super-block in decode: the eight row streams of a group are too
  * short for the hardware prefetchers to learn in time. Decode from repacked
  * rows, one sequential run, prefetches a short way ahead instead
- * (prefetch_ahead).
+ * (sl_prefetch_x8_ahead).
  *
  * int16 bounds of the vpmaddubsw sums (activations within +-127): an int16
  * lane adds at most 8 products of q4_K or q5_K quants, 8 * 31 * 127 = 31496,
@@ -80,23 +80,6 @@ INLINE void prefetch_next(const char *pf, int i, const int n, const int j0, cons
     if (!pf) return;
     UNROLL
     for (int j = j0; j < j0 + m; j++) _mm_prefetch(pf + ((size_t)i * n + j) * 64, _MM_HINT_T0);
-}
-
-/* Decode from a repacked (x8) matrix: the groups follow one another, so the
- * rows of a call are one sequential run, and part j of 4 of the super-block
- * at gb (sb: its 8 rows' bytes) asks for the lines X8K_AHEAD bytes past it.
- * Prefetching all of the next group (as prefetch_next) put a whole group
- * (25 KB of q4_K at K = 5632, 37 KB of q6_K) through L1 before its lines
- * were used. In paired rounds in one process (2 threads, weights from DRAM,
- * K = 2048 and 5632, N = 2048..32000): q5_K 1-16% and q6_K 3-13% faster,
- * q4_K (bound by its arithmetic more than by memory) within noise at 512 to
- * 4096 bytes ahead. Past the call's rows the prefetch reads another thread's
- * rows or past the matrix: harmless, it never faults. */
-#define X8K_AHEAD 1024
-INLINE void prefetch_ahead(const char *gb, const size_t sb, const int j) {
-    const uintptr_t p0 = (uintptr_t)(gb + X8K_AHEAD + j * sb / 4) & ~(uintptr_t)63;
-    const uintptr_t p1 = (uintptr_t)(gb + X8K_AHEAD + (j + 1) * sb / 4);
-    for (uintptr_t p = p0; p < p1; p += 64) _mm_prefetch((const char *)p, _MM_HINT_T0);
 }
 
 /* Eight f16 values, one per row, at byte off of each row's block i, as
@@ -289,7 +272,7 @@ INLINE void k4_tile(__m256 *out, const char *const *w, const char *g, const char
                  * ones unpacked once after. */
                 __m256i X[4], hi[4];
                 if (x8) {
-                    if (RN == 1 && q == 0) prefetch_ahead(gb, 8 * bytes, c);
+                    if (RN == 1 && q == 0) sl_prefetch_x8_ahead(gb + c * 2 * bytes, 2 * bytes); /* part c of 4 */
                     UNROLL
                     for (int k = 0; k < 4; k++)
                         X[k] = _mm256_loadu_si256(
@@ -490,7 +473,8 @@ INLINE void q6k_tile(__m256 *out, const char *const *w, const char *g, const cha
                      * the order 0 2 1 3, so that X is dead after the first two */
                     __m256i X[2], Y[2], Hb[2];
                     if (x8) {
-                        if (RN == 1 && q == 0) prefetch_ahead(gb, 8 * sizeof(sl_block_q6_k), 2 * h + m);
+                        if (RN == 1 && q == 0) /* part 2h + m of 4 */
+                            sl_prefetch_x8_ahead(gb + (2 * h + m) * 2 * sizeof(sl_block_q6_k), 2 * sizeof(sl_block_q6_k));
                         const char *v = gb + SL_X8Q6_QS + (size_t)((q * 2 + h) * 2 + m) * 6 * 32;
                         UNROLL
                         for (int k = 0; k < 2; k++) {
