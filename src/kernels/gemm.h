@@ -166,8 +166,18 @@ void sl_swiglu_avx2(float *g, const float *u, int n);
  *                          j = 0, 1: ql bytes 64e + 16m + 8j .. + 7,
  *                          j = 2, 3: the same + 32, j = 4, 5: qh bytes
  *                          32e + 16m + 8(j - 4) .. + 7, each of rows
- *                          4h .. 4h + 3 in turn (8 bytes each) */
+ *                          4h .. 4h + 3 in turn (8 bytes each)
+ * f16 groups hold, per 8 columns (128 = 8 * 16 bytes, K % 8 == 0):
+ *     uint16 h[8][8]       rows 0..7 in order, each row's 8 values
+ * so decode reads one sequential run instead of 8 short row streams. It
+ * pays only while a group is short (sl_gemm_x8_wanted). */
 #define SL_X8_BLOCK_Q4_0 144
+#define SL_X8_BLOCK_F16 128
+/* The longest f16 rows worth repacking: at K = 768 the x8 f16 matvec was
+ * 5-19% faster than the rows as stored (2 threads, weights from DRAM); at
+ * K = 2048 and 5632 10-20% slower, against the rows kernel's per-row
+ * prefetch (x86/gemm_avx2.c), which the one sequential run cannot use. */
+#define SL_X8_F16_MAX_K 1024
 #define SL_X8_BLOCK_Q8_0 272
 #define SL_X8K_D 0
 #define SL_X8K_DMIN 16
@@ -181,6 +191,9 @@ void sl_swiglu_avx2(float *g, const float *u, int n);
 /* The x8 kernel of a type, or NULL when the type has none, the CPU has no
  * SIMD kernel for it, or SL_FORCE_REF is set (then nothing is repacked). */
 const sl_gemm_kernel *sl_gemm_get_x8(sl_type t);
+/* Whether a loaded model repacks a matrix of K columns of type t: it has an
+ * x8 kernel here (sl_gemm_get_x8) and the layout is faster at this K. */
+bool sl_gemm_x8_wanted(sl_type t, int K);
 /* Repacks N rows of K columns of type t from src into dst (as many bytes,
  * not overlapping). Returns false, writing nothing, when t has no x8 layout
  * or N % 8 != 0 or K is not a multiple of the block size. */
@@ -212,6 +225,8 @@ void sl_gemm_f32_avx2(float *y, size_t ldy, const void *W, size_t w_row, const v
                       size_t x_row, int nr, int nt, int K, bool acc);
 void sl_gemm_f16_avx2(float *y, size_t ldy, const void *W, size_t w_row, const void *xq,
                       size_t x_row, int nr, int nt, int K, bool acc);
+void sl_gemm_f16x8_avx2(float *y, size_t ldy, const void *W, size_t w_row, const void *xq,
+                        size_t x_row, int nr, int nt, int K, bool acc);
 void sl_gemm_q4_0x8_avx2(float *y, size_t ldy, const void *W, size_t w_row, const void *xq,
                          size_t x_row, int nr, int nt, int K, bool acc);
 void sl_gemm_q8_0x8_avx2(float *y, size_t ldy, const void *W, size_t w_row, const void *xq,

@@ -90,6 +90,17 @@ bool sl_repack_x8(sl_type t, void *dst, const void *src, int N, int K) {
         }
         return true;
     }
+    if (t == SL_TYPE_F16) {
+        if (N < 0 || N % 8 != 0 || K <= 0 || K % 8 != 0) return false;
+        const size_t w_row = (size_t)K * 2;
+        for (int g = 0; g < N / 8; g++) {
+            char *d = (char *)dst + (size_t)g * 8 * w_row;
+            const char *s = (const char *)src + (size_t)g * 8 * w_row;
+            for (int b = 0; b < K / 8; b++)
+                for (int i = 0; i < 8; i++) memcpy(d + (size_t)b * SL_X8_BLOCK_F16 + 16 * i, s + (size_t)i * w_row + 16 * (size_t)b, 16);
+        }
+        return true;
+    }
     int C;
     size_t bb;
     if (t == SL_TYPE_Q4_0) C = 2, bb = sizeof(sl_block_q4_0);

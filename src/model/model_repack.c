@@ -74,8 +74,8 @@ static void populate_mapped(const void *p, size_t n) {
 #endif
 
 static sl_status repack_one(sl_model *m, sl_matrix *w, sl_error *err) {
-    if (!w->data || w->x8 || !sl_gemm_get_x8(w->type) || w->rows % 8 != 0 || w->rows > INT32_MAX ||
-        w->cols > INT32_MAX)
+    if (!w->data || w->x8 || w->rows % 8 != 0 || w->rows > INT32_MAX || w->cols > INT32_MAX ||
+        !sl_gemm_x8_wanted(w->type, (int)w->cols))
         return SL_OK;
     const size_t bytes = (size_t)w->rows * sl_row_size(w->type, w->cols);
     x8_copy *c = calloc(1, sizeof *c);
