@@ -174,9 +174,9 @@ void sl_swiglu_avx2(float *g, const float *u, int n);
 #define SL_X8_BLOCK_Q4_0 144
 #define SL_X8_BLOCK_F16 128
 /* The longest f16 rows worth repacking: at K = 768 the x8 f16 matvec was
- * 5-19% faster than the rows as stored (2 threads, weights from DRAM); at
- * K = 2048 and 5632 10-20% slower, against the rows kernel's per-row
- * prefetch (x86/gemm_avx2.c), which the one sequential run cannot use. */
+ * 16-22% faster than the rows as stored (2 threads, weights from DRAM; the
+ * 4x3 prefill tiles 1-6% slower); at K = 2048 and 5632 5-20% slower,
+ * against the rows kernel's per-row prefetch (x86/gemm_avx2.c). */
 #define SL_X8_F16_MAX_K 1024
 #define SL_X8_BLOCK_Q8_0 272
 #define SL_X8K_D 0
