@@ -123,12 +123,14 @@ static void test_matmul_few_rows(void) {
 }
 
 /* Repacked (x8) parts in a fused product over a pool: q, k and v of
- * different types and a residual add, and a SwiGLU pair, give the bits of
- * the same product on the rows as stored, whatever the thread count. */
+ * different types (so of two activation formats) and a residual add, and
+ * a SwiGLU pair, give the bits of the same product on the rows as stored,
+ * whatever the thread count. */
 static void test_matmul_x8_parts(void) {
-    if (!sl_gemm_get_x8(SL_TYPE_Q4_0) || !sl_gemm_get_x8(SL_TYPE_Q8_0)) T_SKIP("no x8 kernels on this CPU");
+    if (!sl_gemm_get_x8(SL_TYPE_Q4_0) || !sl_gemm_get_x8(SL_TYPE_Q8_0) || !sl_gemm_get_x8(SL_TYPE_F16))
+        T_SKIP("no x8 kernels on this CPU");
     const int K = 256, T = 7;
-    const sl_type types[3] = {SL_TYPE_Q4_0, SL_TYPE_Q8_0, SL_TYPE_Q4_0};
+    const sl_type types[3] = {SL_TYPE_Q4_0, SL_TYPE_Q8_0, SL_TYPE_F16};
     const int Ns[3] = {64, 24, 136};
     char *W[3], *P[3];
     float *x = malloc((size_t)T * K * sizeof *x), *f = malloc((size_t)K * sizeof *f);
@@ -160,10 +162,10 @@ static void test_matmul_x8_parts(void) {
         }
         for (int p = 0; p < 3; p++)
             T_CHECK(!memcmp(y[0][p], y[1][p], (size_t)T * Ns[p] * sizeof(float)), "%d threads: part %d differs", nth, p);
-        /* SwiGLU: gate and up, both repacked */
+        /* SwiGLU: gate and up (the first 64 rows of the f16 part), both repacked */
         for (int v = 0; v < 2; v++) {
             const sl_mm_part gu[2] = {{.W = v ? P[0] : W[0], .type = SL_TYPE_Q4_0, .N = 64, .y = y[v][0], .ldy = 64, .x8 = v == 1},
-                                      {.W = v ? P[2] : W[2], .type = SL_TYPE_Q4_0, .N = 64, .y = y[v][2], .ldy = 64, .x8 = v == 1}};
+                                      {.W = v ? P[2] : W[2], .type = types[2], .N = 64, .y = y[v][2], .ldy = 64, .x8 = v == 1}};
             T_CHECK(sl_matmul_parts(pool, &s, x, T, K, gu, 2, SL_MM_SWIGLU) == 0, "x8=%d swiglu", v);
         }
         T_CHECK(!memcmp(y[0][0], y[1][0], (size_t)T * 64 * sizeof(float)), "%d threads: SwiGLU differs", nth);
