@@ -172,7 +172,8 @@ void sl_swiglu_avx2(float *g, const float *u, int n);
  * so decode reads one sequential run instead of 8 short row streams. It
  * pays only while a group is short (sl_gemm_x8_wanted). */
 #define SL_X8_BLOCK_Q4_0 144
-#define SL_X8_BLOCK_F16 128
+#define SL_X8_F16_ROW 16 /* bytes of one row per 8-column step */
+#define SL_X8_BLOCK_F16 (8 * SL_X8_F16_ROW)
 /* The longest f16 rows worth repacking: at K = 768 the x8 f16 matvec was
  * 16-22% faster than the rows as stored (2 threads, weights from DRAM; the
  * 4x3 prefill tiles 1-6% slower); at K = 2048 and 5632 5-20% slower,

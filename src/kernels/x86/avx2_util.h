@@ -36,8 +36,9 @@ static inline float sl_h2f(uint16_t h) { return _cvtsh_ss(h); }
  * group instead put up to a whole group (25 KB of q4_0 or q4_K at K = 5632,
  * 48 KB of q8_0) through L1 before its lines were used. Paired rounds in one
  * process (2 threads, weights from DRAM, K = 2048 and 5632): q4_0 1-16%,
- * q8_0 0-17%, q5_K 1-16% and q6_K 3-13% faster, q4_K within noise (bound by
- * its arithmetic); 512, 2048 and 4096 bytes ahead were no better. Past the
+ * q8_0 0-17%, q5_K 1-16% and q6_K 3-13% faster, q4_K within noise (it streams
+ * about 30 GB/s with its weights in cache, so memory, not its arithmetic, sets
+ * its pace); 512, 2048 and 4096 bytes ahead were no better. Past the
  * call's rows the prefetch reads another thread's rows or past the matrix:
  * harmless, a prefetch never faults. */
 #define SL_X8_AHEAD 1024
