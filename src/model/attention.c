@@ -172,22 +172,23 @@ static void attention_task(void *ctx, int ith, int nth) {
     sl_attn_batch *b = ctx;
     const sl_attn_kernels *kr = sl_attn_kernels_get();
     void *scratch = (char *)b->scratch + (size_t)ith * b->scratch_stride;
-    if (b->T >= 2 * nth) {
+    if (b->T - b->t_out >= 2 * nth) {
         /* Later tokens see more keys (causal): deal tokens out in turn so
          * every thread gets early and late ones. */
-        for (int t = ith; t < b->T; t += nth)
+        for (int t = b->t_out + ith; t < b->T; t += nth)
             attend_items(b, kr, (long)t * b->H, (long)(t + 1) * b->H, scratch);
         return;
     }
     long lo, hi; /* few tokens: contiguous runs of heads, a kv group's heads together */
-    sl_split_range((long)b->T * b->H, ith, nth, &lo, &hi);
-    attend_items(b, kr, lo, hi, scratch);
+    sl_split_range((long)(b->T - b->t_out) * b->H, ith, nth, &lo, &hi);
+    attend_items(b, kr, (long)b->t_out * b->H + lo, (long)b->t_out * b->H + hi, scratch);
 }
 
 void sl_attention(sl_pool *pool, sl_attn_batch *b) {
     /* Keys the last query sees, at most: a bound on the work per query. */
     const uint64_t last = b->p0 + (uint64_t)b->T;
     const double keys = (double)(last < (uint64_t)b->max_keys ? last : (uint64_t)b->max_keys);
-    if ((double)b->T * b->H * keys * b->D * 2 < SERIAL_MACS) attention_task(b, 0, 1);
+    if (b->t_out >= b->T) return;
+    if ((double)(b->T - b->t_out) * b->H * keys * b->D * 2 < SERIAL_MACS) attention_task(b, 0, 1);
     else sl_pool_run(pool, attention_task, b);
 }

@@ -22,6 +22,8 @@ typedef struct {
     const sl_kv_cache *kv;
     int layer;
     int T, H, G, D;
+    int t_out;              /* first token whose query is attended (0: all); the
+                             * rows of out before it are left as they are */
     uint64_t p0;            /* absolute position of the first batch token */
     const float *q;         /* (T, H*D) NOT rotated */
     const void *k_new;      /* (T, KV) cache element type, rotated at absolute positions */

@@ -89,15 +89,27 @@ sl_status sl_forward_llama(sl_session *s, const int32_t *tokens, int T, float *l
         .scratch_stride = s->attn_stride, .max_keys = s->max_keys, .observer = s->observer,
         .observer_user = s->observer_user,
     };
+    /* The last layer computes only what something reads: the keys and
+     * values of every token (the cache), the rest for the last token when
+     * only its logits are wanted and for none without logits. A token's
+     * outputs do not depend on which other tokens are computed (each
+     * product's row and each attention query are their own), so the last
+     * logits are the same bits. Not with an observer, which sees every
+     * query, or when every token's logits are wanted. */
+    const bool trim = !all_logits && !s->observer;
     for (int il = 0; il < hp->n_layer; il++) {
         const sl_layer *l = &m->layers[il];
+        const bool last_layer = il == hp->n_layer - 1;
+        const int o0 = last_layer && trim ? (last_logits ? T - 1 : T) : 0; /* first token computed past k, v */
         for (int t = 0; t < T; t++)
             rmsnorm(s->xb + (size_t)t * E, s->x + (size_t)t * E, l->attn_norm, E, hp->rms_eps);
         /* q, k and v in one dispatch, x quantized once */
-        const sl_mm_part qkv[3] = {part(&l->wq, s->q, (size_t)Q, false), part(&l->wk, s->k, (size_t)KV, false),
-                                   part(&l->wv, s->v, (size_t)KV, false)};
-        TRY(matmul_parts(s, s->xb, T, E, qkv, 3, SL_MM_PLAIN, err));
-        add_bias(s->q, l->bq, T, Q);
+        const sl_mm_part qkv[3] = {part(&l->wk, s->k, (size_t)KV, false), part(&l->wv, s->v, (size_t)KV, false),
+                                   part(&l->wq, s->q, (size_t)Q, false)};
+        TRY(matmul_parts(s, s->xb, T, E, qkv, o0 == 0 ? 3 : 2, SL_MM_PLAIN, err));
+        if (o0 > 0 && o0 < T)
+            TRY(matmul(s, s->q + (size_t)o0 * Q, &l->wq, s->xb + (size_t)o0 * E, T - o0, err));
+        add_bias(s->q + (size_t)o0 * Q, l->bq, T - o0, Q);
         add_bias(s->k, l->bk, T, KV);
         add_bias(s->v, l->bv, T, KV);
         /* Keys are rotated once, at their absolute position, and stored in
@@ -112,22 +124,25 @@ sl_status sl_forward_llama(sl_session *s, const int32_t *tokens, int T, float *l
             sl_kv_convert_row(kv, (char *)s->v_new + (size_t)t * rb, s->v + (size_t)t * KV, (size_t)KV);
         }
         ab.layer = il;
+        ab.t_out = o0;
         sl_attention(s->pool, &ab);
         sl_kv_store(kv, il, s->k_new, s->v_new, (size_t)T);
         /* Without logits the last layer's output feeds nothing: its keys
          * and values are stored, which is all a later token needs. */
-        if (il == hp->n_layer - 1 && !last_logits && !all_logits) break;
+        if (last_layer && !last_logits && !all_logits) break;
+        const int To = T - o0;
+        float *xo = s->x + (size_t)o0 * E, *xbo = s->xb + (size_t)o0 * E;
         /* x += Wo att, the residual added by the threads that own the rows */
-        const sl_mm_part o = part(&l->wo, s->x, (size_t)E, true);
-        TRY(matmul_parts(s, s->att, T, Q, &o, 1, SL_MM_PLAIN, err));
+        const sl_mm_part o = part(&l->wo, xo, (size_t)E, true);
+        TRY(matmul_parts(s, s->att + (size_t)o0 * Q, To, Q, &o, 1, SL_MM_PLAIN, err));
 
-        for (int t = 0; t < T; t++)
-            rmsnorm(s->xb + (size_t)t * E, s->x + (size_t)t * E, l->ffn_norm, E, hp->rms_eps);
+        for (int t = 0; t < To; t++)
+            rmsnorm(xbo + (size_t)t * E, xo + (size_t)t * E, l->ffn_norm, E, hp->rms_eps);
         /* gate and up in one dispatch; each thread applies silu(gate) * up to its rows */
         const sl_mm_part gu[2] = {part(&l->w_gate, s->gate, (size_t)F, false), part(&l->w_up, s->up, (size_t)F, false)};
-        TRY(matmul_parts(s, s->xb, T, E, gu, 2, SL_MM_SWIGLU, err));
-        const sl_mm_part d = part(&l->w_down, s->x, (size_t)E, true);
-        TRY(matmul_parts(s, s->gate, T, F, &d, 1, SL_MM_PLAIN, err));
+        TRY(matmul_parts(s, xbo, To, E, gu, 2, SL_MM_SWIGLU, err));
+        const sl_mm_part d = part(&l->w_down, xo, (size_t)E, true);
+        TRY(matmul_parts(s, s->gate, To, F, &d, 1, SL_MM_PLAIN, err));
     }
     sl_kv_advance(kv, (size_t)T);
 

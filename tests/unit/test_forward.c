@@ -303,6 +303,67 @@ static void test_quantized_and_f16_kv(void) {
     }
 }
 
+/* The last layer computes only the last token's query, attention and
+ * feed-forward when only its logits are wanted, and only keys and values
+ * without logits (forward_llama.c). Against a session that computes every
+ * token's logits: the same bits for the last logits of each prompt, and
+ * for every logit of the decode that follows (the cache is the same). Every
+ * weight type, so each kernel's one-token path is held to its tile path;
+ * chunks of 16 with eviction, so the trimmed layer also sees keys of
+ * earlier chunks and evicted ones. */
+static void test_last_logits_only_same_bits(void) {
+    const char *types[] = {"f32", "f16", "bf16", "q8_0", "q4_0", "q4_1", "q5_0", "q5_1", "q4_k", "q5_k", "q6_k"};
+    for (size_t ti = 0; ti < sizeof types / sizeof types[0]; ti++) {
+        sl_synth_params sp;
+        sl_synth_params_default(&sp);
+        sp.n_embd = 256;
+        sp.n_ff = 512;
+        sp.n_head = 4;
+        sp.n_head_kv = 2;
+        if (ti % 2) { /* odd types also with biases and an untied output */
+            sp.arch = "qwen2";
+            sp.qkv_bias = true;
+            sp.tied_output = false;
+        }
+        sp.wtype = (uint32_t)sl_type_from_name(types[ti]);
+        const char *path = write_synth(types[ti], &sp);
+        sl_model *m = NULL;
+        sl_error err = {0};
+        T_CHECK(path && sl_model_load(&m, path, &err) == SL_OK, "%s: %s", types[ti], err.msg);
+        if (!m) continue;
+        const int V = m->hp.n_vocab, n = 45, extra = 5;
+        /* a: every logit; b: last logits only; c: no logits for the prompt */
+        sl_session *a = make_session(m, SL_POLICY_STREAMING, 4, 24, SL_KV_F16, 16);
+        sl_session *b = make_session(m, SL_POLICY_STREAMING, 4, 24, SL_KV_F16, 16);
+        sl_session *c = make_session(m, SL_POLICY_STREAMING, 4, 24, SL_KV_F16, 16);
+        float *all = malloc((size_t)n * V * sizeof(float));
+        float *lb = malloc((size_t)V * sizeof(float)), *lc = malloc((size_t)V * sizeof(float));
+        int32_t *tok = malloc((size_t)(n + extra) * sizeof(int32_t));
+        for (int i = 0; i < n + extra; i++) tok[i] = tok_at(i, V);
+        int ok = a && b && c && all && lb && lc && tok;
+        ok = ok && sl_session_feed(a, tok, (size_t)n, NULL, all, &err) == SL_OK &&
+             sl_session_feed(b, tok, (size_t)n, lb, NULL, &err) == SL_OK &&
+             sl_session_feed(c, tok, (size_t)n, NULL, NULL, &err) == SL_OK;
+        T_CHECK(ok, "%s: feed: %s", types[ti], err.msg);
+        int same_last = ok && memcmp(all + (size_t)(n - 1) * V, lb, (size_t)V * sizeof(float)) == 0;
+        int same_after = ok;
+        for (int i = n; i < n + extra && same_after; i++) {
+            same_after = sl_session_feed(a, &tok[i], 1, all, NULL, &err) == SL_OK &&
+                         sl_session_feed(b, &tok[i], 1, lb, NULL, &err) == SL_OK &&
+                         sl_session_feed(c, &tok[i], 1, lc, NULL, &err) == SL_OK &&
+                         memcmp(all, lb, (size_t)V * sizeof(float)) == 0 &&
+                         memcmp(all, lc, (size_t)V * sizeof(float)) == 0;
+        }
+        printf("  %-5s last logits only: %s; decode after it and after a prompt without logits: %s\n", types[ti],
+               same_last ? "same bits" : "DIFFERENT", same_after ? "same bits" : "DIFFERENT");
+        T_CHECK(same_last, "%s: last logits differ from the all-logits run", types[ti]);
+        T_CHECK(same_after, "%s: decode after a trimmed prompt differs", types[ti]);
+        free(all), free(lb), free(lc), free(tok);
+        sl_session_free(a), sl_session_free(b), sl_session_free(c);
+        sl_model_free(m);
+    }
+}
+
 /* stories260K converted from llama2.c: greedy from BOS reproduces run.c. */
 static void test_stories260k_matches_llama2c(void) {
     /* t_shared_file returns a static buffer: copy each path at once. */
@@ -392,6 +453,7 @@ int main(void) {
     T_RUN(test_streaming_without_eviction_is_dense);
     T_RUN(test_window_and_recompute_baselines);
     T_RUN(test_quantized_and_f16_kv);
+    T_RUN(test_last_logits_only_same_bits);
     T_RUN(test_stories260k_matches_llama2c);
     T_RUN(test_bad_tokens_and_params);
     return T_DONE();
