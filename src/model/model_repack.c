@@ -9,6 +9,9 @@
  * dropped from memory (MADV_DONTNEED) right after, so the resident size
  * stays about one model. The token embedding is never repacked (rows are
  * looked up one by one), nor an output matrix tied to it. */
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,6 +19,7 @@
 #include <unistd.h>
 
 #include "core/error.h"
+#include "core/thread_pool.h"
 #include "kernels/gemm.h"
 #include "model/model.h"
 
@@ -73,7 +77,10 @@ static void populate_mapped(const void *p, size_t n) {
 }
 #endif
 
-static sl_status repack_one(sl_model *m, sl_matrix *w, sl_error *err) {
+/* Repacks w into a new copy, returned in *out (NULL when w stays as it
+ * is); w then points into the copy. */
+static sl_status repack_one(sl_model *m, sl_matrix *w, x8_copy **out, sl_error *err) {
+    *out = NULL;
     if (!w->data || w->x8 || w->rows % 8 != 0 || w->rows > INT32_MAX || w->cols > INT32_MAX ||
         !sl_gemm_x8_wanted(w->type, (int)w->cols))
         return SL_OK;
@@ -91,25 +98,75 @@ static sl_status repack_one(sl_model *m, sl_matrix *w, sl_error *err) {
         sl_model_repack_free(c); /* (cannot happen: the checks above are the repack's) */
         return SL_OK;
     }
-    c->next = m->x8_copies;
-    m->x8_copies = c;
     if (m->gguf->file.is_mapped) drop_mapped(w->data, bytes);
     w->data = c->data;
     w->x8 = true;
+    *out = c;
     return SL_OK;
+}
+
+/* The matrices are shared out one at a time over a pool made for the load:
+ * most of a repack is page faults (the source read in, the copy's pages
+ * made) and copying, which two cores do in about half the time of one. */
+typedef struct {
+    sl_model *m;
+    sl_matrix **list;
+    int n;
+    atomic_int next;
+    atomic_bool failed;
+    pthread_mutex_t mu; /* guards m->x8_copies, st and err */
+    sl_status st;
+    sl_error err;
+} repack_job;
+
+static void repack_task(void *ctx, int ith, int nth) {
+    repack_job *j = ctx;
+    (void)ith, (void)nth;
+    for (;;) {
+        const int i = atomic_fetch_add(&j->next, 1);
+        if (i >= j->n || atomic_load(&j->failed)) return;
+        sl_error e = {0};
+        x8_copy *c;
+        const sl_status st = repack_one(j->m, j->list[i], &c, &e);
+        pthread_mutex_lock(&j->mu);
+        if (c) {
+            c->next = j->m->x8_copies;
+            j->m->x8_copies = c;
+        }
+        if (st != SL_OK && j->st == SL_OK) {
+            j->st = st;
+            j->err = e;
+            atomic_store(&j->failed, true);
+        }
+        pthread_mutex_unlock(&j->mu);
+    }
 }
 
 sl_status sl_model_repack(sl_model *m, sl_error *err) {
     const char *off = getenv("SL_NO_REPACK");
     if (off && *off && strcmp(off, "0") != 0) return SL_OK;
+    repack_job j = {.m = m, .st = SL_OK};
+    j.list = malloc(((size_t)m->hp.n_layer * 7 + 1) * sizeof *j.list);
+    if (!j.list) return sl_fail(err, SL_ERR_NOMEM, "%s: out of memory", m->gguf->path);
     for (int il = 0; il < m->hp.n_layer; il++) {
         sl_layer *l = &m->layers[il];
         sl_matrix *all[] = {&l->wq, &l->wk, &l->wv, &l->wo, &l->w_gate, &l->w_up, &l->w_down};
-        for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) {
-            sl_status st = repack_one(m, all[i], err);
-            if (st != SL_OK) return st;
-        }
+        for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) j.list[j.n++] = all[i];
     }
-    if (m->output.data != m->tok_embd.data) return repack_one(m, &m->output, err);
-    return SL_OK;
+    if (m->output.data != m->tok_embd.data) j.list[j.n++] = &m->output;
+    atomic_init(&j.next, 0);
+    atomic_init(&j.failed, false);
+    pthread_mutex_init(&j.mu, NULL);
+    sl_pool *pool = NULL;
+    sl_error pe = {0};
+    if (j.n > 1 && sl_pool_create(&pool, 0, &pe) == SL_OK) {
+        sl_pool_run(pool, repack_task, &j);
+        sl_pool_free(pool);
+    } else {
+        repack_task(&j, 0, 1); /* no threads to be had: this one does it all */
+    }
+    pthread_mutex_destroy(&j.mu);
+    free(j.list);
+    if (j.st != SL_OK && err) *err = j.err;
+    return j.st;
 }
