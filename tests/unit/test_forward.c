@@ -266,6 +266,14 @@ static void test_window_and_recompute_baselines(void) {
  * the logit scale on these random-weight models, for every quantized type:
  * q8_0 measures 2.9e-2, q4_0 3.0e-2, q6_k 4.0e-2). A wrong block layout or
  * kernel gives errors of order 1. Keys are stored in f16 too. */
+/* A shape every weight type can hold: K-quants need rows of 256. */
+static void quant_shape(sl_synth_params *sp) {
+    sp->n_embd = 256;
+    sp->n_ff = 512;
+    sp->n_head = 4;
+    sp->n_head_kv = 2;
+}
+
 static void test_quantized_and_f16_kv(void) {
     struct {
         const char *name;
@@ -276,10 +284,7 @@ static void test_quantized_and_f16_kv(void) {
     for (size_t ti = 0; ti < sizeof types / sizeof types[0]; ti++) {
         sl_synth_params sp;
         sl_synth_params_default(&sp);
-        sp.n_embd = 256; /* K-quants need rows of 256 */
-        sp.n_ff = 512;
-        sp.n_head = 4;
-        sp.n_head_kv = 2;
+        quant_shape(&sp);
         sp.wtype = (uint32_t)sl_type_from_name(types[ti].name);
         const char *path = write_synth(types[ti].name, &sp);
         T_CHECK(path != NULL, "synth %s", types[ti].name);
@@ -316,10 +321,7 @@ static void test_last_logits_only_same_bits(void) {
     for (size_t ti = 0; ti < sizeof types / sizeof types[0]; ti++) {
         sl_synth_params sp;
         sl_synth_params_default(&sp);
-        sp.n_embd = 256;
-        sp.n_ff = 512;
-        sp.n_head = 4;
-        sp.n_head_kv = 2;
+        quant_shape(&sp);
         if (ti % 2) { /* odd types also with biases and an untied output */
             sp.arch = "qwen2";
             sp.qkv_bias = true;
