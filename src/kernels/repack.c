@@ -97,7 +97,9 @@ bool sl_repack_x8(sl_type t, void *dst, const void *src, int N, int K) {
             char *d = (char *)dst + (size_t)g * 8 * w_row;
             const char *s = (const char *)src + (size_t)g * 8 * w_row;
             for (int b = 0; b < K / 8; b++)
-                for (int i = 0; i < 8; i++) memcpy(d + (size_t)b * SL_X8_BLOCK_F16 + SL_X8_F16_ROW * i, s + (size_t)i * w_row + SL_X8_F16_ROW * (size_t)b, SL_X8_F16_ROW);
+                for (int i = 0; i < 8; i++)
+                    memcpy(d + (size_t)b * SL_X8_BLOCK_F16 + SL_X8_F16_ROW * i,
+                           s + (size_t)i * w_row + SL_X8_F16_ROW * (size_t)b, SL_X8_F16_ROW);
         }
         return true;
     }

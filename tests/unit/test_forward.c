@@ -260,12 +260,6 @@ static void test_window_and_recompute_baselines(void) {
     sl_model_free(m);
 }
 
-/* Quantized weights and f16 KV: the fast path quantizes activations (Q8)
- * while the reference uses the same dequantized weights with exact
- * activations, so the error is dominated by 8-bit activations (about 3% of
- * the logit scale on these random-weight models, for every quantized type:
- * q8_0 measures 2.9e-2, q4_0 3.0e-2, q6_k 4.0e-2). A wrong block layout or
- * kernel gives errors of order 1. Keys are stored in f16 too. */
 /* A shape every weight type can hold: K-quants need rows of 256. */
 static void quant_shape(sl_synth_params *sp) {
     sp->n_embd = 256;
@@ -274,6 +268,12 @@ static void quant_shape(sl_synth_params *sp) {
     sp->n_head_kv = 2;
 }
 
+/* Quantized weights and f16 KV: the fast path quantizes activations (Q8)
+ * while the reference uses the same dequantized weights with exact
+ * activations, so the error is dominated by 8-bit activations (about 3% of
+ * the logit scale on these random-weight models, for every quantized type:
+ * q8_0 measures 2.9e-2, q4_0 3.0e-2, q6_k 4.0e-2). A wrong block layout or
+ * kernel gives errors of order 1. Keys are stored in f16 too. */
 static void test_quantized_and_f16_kv(void) {
     struct {
         const char *name;
