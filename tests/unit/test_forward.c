@@ -366,6 +366,64 @@ static void test_last_logits_only_same_bits(void) {
     }
 }
 
+/* A batch big enough that the per-token work (RMSNorm, key rotation, cache
+ * rows) is split over the pool: the logits of every token are the bits of
+ * one thread doing it all, and match the float64 reference. */
+static void test_batch_split_over_threads(void) {
+    const char *types[] = {"f32", "f16", "q4_0"};
+    for (size_t ti = 0; ti < sizeof types / sizeof types[0]; ti++) {
+        sl_synth_params sp;
+        sl_synth_params_default(&sp);
+        quant_shape(&sp); /* 80 tokens x 256 values: over forward_llama.c's PAR_TOKEN_FLOATS */
+        sp.wtype = (uint32_t)sl_type_from_name(types[ti]);
+        const char *path = write_synth(types[ti], &sp);
+        sl_model *m = NULL;
+        sl_error err = {0};
+        T_CHECK(path && sl_model_load(&m, path, &err) == SL_OK, "%s: %s", types[ti], err.msg);
+        if (!m) continue;
+        const int V = m->hp.n_vocab, n = 80;
+        sl_session *s[2] = {NULL, NULL};
+        float *all[2] = {malloc((size_t)n * V * sizeof(float)), malloc((size_t)n * V * sizeof(float))};
+        int32_t tok[80];
+        for (int i = 0; i < n; i++) tok[i] = tok_at(7 + i, V);
+        int ok = all[0] && all[1];
+        for (int k = 0; k < 2 && ok; k++) {
+            sl_session_params p;
+            sl_session_params_default(&p);
+            p.n_sink = 4;
+            p.n_window = 200;
+            p.kv_type = SL_KV_F32;
+            p.n_threads = k + 1;
+            p.n_batch = 96;
+            ok = sl_session_create(&s[k], m, &p, &err) == SL_OK &&
+                 sl_session_feed(s[k], tok, (size_t)n, NULL, all[k], &err) == SL_OK;
+        }
+        T_CHECK(ok, "%s: %s", types[ti], err.msg);
+        const int same = ok && memcmp(all[0], all[1], (size_t)n * V * sizeof(float)) == 0;
+        double worst = 0;
+        if (ok && ti == 0) { /* f32 weights: the float64 reference, token by token */
+            ref64 *r = ref64_load(path, ref64_dense());
+            double *ld = malloc((size_t)V * sizeof(double));
+            T_CHECK(r && ld, "ref64 load");
+            for (int i = 0; r && ld && i < n; i++) {
+                ref64_feed(r, tok[i], ld);
+                const double e = rel_err(all[1] + (size_t)i * V, ld, V);
+                if (e > worst) worst = e;
+            }
+            free(ld);
+            ref64_free(r);
+            T_CHECK(worst < 1e-4, "f32 batch of %d on 2 threads: rel error %.3g >= 1e-4", n, worst);
+        }
+        printf("  %-5s batch of %d, 1 thread vs 2: %s", types[ti], n, same ? "same bits" : "DIFFERENT");
+        if (ti == 0) printf(", max rel logit error vs float64 %.2e", worst);
+        printf("\n");
+        T_CHECK(same, "%s: logits of a batch differ between 1 and 2 threads", types[ti]);
+        free(all[0]), free(all[1]);
+        sl_session_free(s[0]), sl_session_free(s[1]);
+        sl_model_free(m);
+    }
+}
+
 /* stories260K converted from llama2.c: greedy from BOS reproduces run.c. */
 static void test_stories260k_matches_llama2c(void) {
     /* t_shared_file returns a static buffer: copy each path at once. */
@@ -456,6 +514,7 @@ int main(void) {
     T_RUN(test_window_and_recompute_baselines);
     T_RUN(test_quantized_and_f16_kv);
     T_RUN(test_last_logits_only_same_bits);
+    T_RUN(test_batch_split_over_threads);
     T_RUN(test_stories260k_matches_llama2c);
     T_RUN(test_bad_tokens_and_params);
     return T_DONE();
