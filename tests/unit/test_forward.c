@@ -308,6 +308,18 @@ static void test_quantized_and_f16_kv(void) {
     }
 }
 
+/* sp's model with its matrices in type (a name), written and loaded;
+ * NULL (a failed check) when either fails. path_out: the file, if wanted. */
+static sl_model *load_typed(sl_synth_params *sp, const char *type, const char **path_out) {
+    sp->wtype = (uint32_t)sl_type_from_name(type);
+    const char *path = write_synth(type, sp);
+    sl_model *m = NULL;
+    sl_error err = {0};
+    T_CHECK(path && sl_model_load(&m, path, &err) == SL_OK, "%s: %s", type, err.msg);
+    if (path_out) *path_out = path;
+    return m;
+}
+
 /* The last layer computes only the last token's query, attention and
  * feed-forward when only its logits are wanted, and only keys and values
  * without logits (forward_llama.c). Against a session that computes every
@@ -327,12 +339,9 @@ static void test_last_logits_only_same_bits(void) {
             sp.qkv_bias = true;
             sp.tied_output = false;
         }
-        sp.wtype = (uint32_t)sl_type_from_name(types[ti]);
-        const char *path = write_synth(types[ti], &sp);
-        sl_model *m = NULL;
-        sl_error err = {0};
-        T_CHECK(path && sl_model_load(&m, path, &err) == SL_OK, "%s: %s", types[ti], err.msg);
+        sl_model *m = load_typed(&sp, types[ti], NULL);
         if (!m) continue;
+        sl_error err = {0};
         const int V = m->hp.n_vocab, n = 45, extra = 5;
         /* a: every logit; b: last logits only; c: no logits for the prompt */
         sl_session *a = make_session(m, SL_POLICY_STREAMING, 4, 24, SL_KV_F16, 16);
@@ -375,12 +384,10 @@ static void test_batch_split_over_threads(void) {
         sl_synth_params sp;
         sl_synth_params_default(&sp);
         quant_shape(&sp); /* 80 tokens x 256 values: over forward_llama.c's PAR_TOKEN_FLOATS */
-        sp.wtype = (uint32_t)sl_type_from_name(types[ti]);
-        const char *path = write_synth(types[ti], &sp);
-        sl_model *m = NULL;
-        sl_error err = {0};
-        T_CHECK(path && sl_model_load(&m, path, &err) == SL_OK, "%s: %s", types[ti], err.msg);
+        const char *path = NULL;
+        sl_model *m = load_typed(&sp, types[ti], &path);
         if (!m) continue;
+        sl_error err = {0};
         const int V = m->hp.n_vocab, n = 80;
         sl_session *s[2] = {NULL, NULL};
         float *all[2] = {malloc((size_t)n * V * sizeof(float)), malloc((size_t)n * V * sizeof(float))};
