@@ -62,7 +62,7 @@ typedef struct {
     sl_mm_epilogue ep;
     sl_swiglu_fn swiglu;
     int units;
-    int chunk;                    /* units per grab */
+    int chunk_min;                /* the fewest units a grab takes */
     atomic_int next;              /* first unit not yet taken */
 } mm_job;
 
@@ -159,14 +159,26 @@ static void mm_units(const mm_job *j, long lo, long hi) {
 
 /* Threads take chunks of units from a shared counter until none are left:
  * whoever gets less memory bandwidth or loses its core for a while simply
- * takes fewer chunks, instead of everyone waiting for the slowest half. */
+ * takes fewer chunks, instead of everyone waiting for the slowest half.
+ * Each chunk is 1/(2 nth) of what is left, at least chunk_min units (guided
+ * scheduling): the first ones are long contiguous runs of weights, the last
+ * ones short, so the threads end close together. Against fixed chunks of
+ * 1/(8 nth) of the product: prefill pp128 +1.6% to +4.3% (134m f16, q4_0,
+ * Q4_K_M; 1.1B f16, q4_0), decode 0.996x to 1.06x (in-process pairs,
+ * medians of 7-21 rounds). */
 static void mm_task(void *ctx, int ith, int nth) {
     mm_job *j = ctx;
-    (void)ith, (void)nth;
-    for (;;) {
-        const long lo = atomic_fetch_add_explicit(&j->next, j->chunk, memory_order_relaxed);
-        if (lo >= j->units) break;
-        mm_units(j, lo, lo + j->chunk < j->units ? lo + j->chunk : j->units);
+    (void)ith;
+    int lo = atomic_load_explicit(&j->next, memory_order_relaxed);
+    while (lo < j->units) {
+        int c = (j->units - lo) / (2 * nth);
+        if (c < j->chunk_min) c = j->chunk_min;
+        /* a failed exchange reloads lo with the counter as it now is */
+        if (!atomic_compare_exchange_weak_explicit(&j->next, &lo, lo + c, memory_order_relaxed,
+                                                   memory_order_relaxed))
+            continue;
+        mm_units(j, lo, lo + c < j->units ? lo + c : j->units);
+        lo = atomic_load_explicit(&j->next, memory_order_relaxed);
     }
 }
 
@@ -262,12 +274,11 @@ int sl_matmul_parts(sl_pool *pool, sl_matmul_scratch *scratch, const float *x, i
 
     const bool small = macs < SERIAL_MACS;
     const bool serial = !pool || sl_pool_n_threads(pool) == 1 || small;
-    /* about 8 chunks per thread: small enough to even out, big enough that
-     * each is a long contiguous run of weights; a small product in one chunk
-     * (one kernel call per matrix, not per few rows: a tiny model's decode is
-     * mostly such products) */
+    /* chunks down to 1/(32 nth) of the product; a small product in one
+     * chunk (one kernel call per matrix, not per few rows: a tiny model's
+     * decode is mostly such products) */
     const int nth = serial ? 1 : sl_pool_n_threads(pool);
-    j.chunk = small ? j.units : j.units / (8 * nth) > 1 ? j.units / (8 * nth) : 1;
+    j.chunk_min = small ? j.units : j.units / (32 * nth) > 1 ? j.units / (32 * nth) : 1;
     atomic_init(&j.next, 0);
     if (j.n_quant > 0 && K > 0) {
         if (T == 1 || serial) quant_task(&j, 0, 1); /* one row: not worth waking the pool */
