@@ -21,7 +21,7 @@
  *    SIMD versions put 8 weight rows in the 8 lanes of a vector, so there is
  *    no horizontal sum per row and one scale vector serves 8 rows; the
  *    scalar references do the same arithmetic and give the same bits.
- *  - Float kernels (f32, f16 weights, f32 activations in f32t tiles): 8
+ *  - Float kernels (f32, f16, bf16 weights, f32 activations in f32t tiles): 8
  *    lanes along K, one fused multiply-add chain per lane, the lanes summed
  *    as ((l0+l4)+(l2+l6)) + ((l1+l5)+(l3+l7)), then the K % 8 tail in
  *    order. The references emulate the lanes exactly. The SIMD versions
@@ -210,6 +210,8 @@ void sl_gemm_f32_ref(float *y, size_t ldy, const void *W, size_t w_row, const vo
                      size_t x_row, int nr, int nt, int K, bool acc);
 void sl_gemm_f16_ref(float *y, size_t ldy, const void *W, size_t w_row, const void *xq,
                      size_t x_row, int nr, int nt, int K, bool acc);
+void sl_gemm_bf16_ref(float *y, size_t ldy, const void *W, size_t w_row, const void *xq,
+                      size_t x_row, int nr, int nt, int K, bool acc);
 void sl_gemm_q4_k_ref(float *y, size_t ldy, const void *W, size_t w_row, const void *xq,
                       size_t x_row, int nr, int nt, int K, bool acc);
 void sl_gemm_q5_k_ref(float *y, size_t ldy, const void *W, size_t w_row, const void *xq,
@@ -226,6 +228,8 @@ void sl_gemm_f32_avx2(float *y, size_t ldy, const void *W, size_t w_row, const v
                       size_t x_row, int nr, int nt, int K, bool acc);
 void sl_gemm_f16_avx2(float *y, size_t ldy, const void *W, size_t w_row, const void *xq,
                       size_t x_row, int nr, int nt, int K, bool acc);
+void sl_gemm_bf16_avx2(float *y, size_t ldy, const void *W, size_t w_row, const void *xq,
+                       size_t x_row, int nr, int nt, int K, bool acc);
 void sl_gemm_f16x8_avx2(float *y, size_t ldy, const void *W, size_t w_row, const void *xq,
                         size_t x_row, int nr, int nt, int K, bool acc);
 void sl_gemm_q4_0x8_avx2(float *y, size_t ldy, const void *W, size_t w_row, const void *xq,

@@ -16,6 +16,7 @@ static const gemm_row ROWS[] = {
     {SL_TYPE_Q8_0, {sl_gemm_q8_0_ref, SL_ACT_Q8S, 8}, {sl_gemm_q8_0_avx2, SL_ACT_Q8S, 8}},
     {SL_TYPE_F32, {sl_gemm_f32_ref, SL_ACT_F32T, 4}, {sl_gemm_f32_avx2, SL_ACT_F32T, 4}},
     {SL_TYPE_F16, {sl_gemm_f16_ref, SL_ACT_F32T, 4}, {sl_gemm_f16_avx2, SL_ACT_F32T, 4}},
+    {SL_TYPE_BF16, {sl_gemm_bf16_ref, SL_ACT_F32T, 4}, {sl_gemm_bf16_avx2, SL_ACT_F32T, 4}},
     {SL_TYPE_Q4_K, {sl_gemm_q4_k_ref, SL_ACT_Q8K, 8}, {sl_gemm_q4_k_avx2, SL_ACT_Q8K, 8}},
     {SL_TYPE_Q5_K, {sl_gemm_q5_k_ref, SL_ACT_Q8K, 8}, {sl_gemm_q5_k_avx2, SL_ACT_Q8K, 8}},
     {SL_TYPE_Q6_K, {sl_gemm_q6_k_ref, SL_ACT_Q8K, 8}, {sl_gemm_q6_k_avx2, SL_ACT_Q8K, 8}},

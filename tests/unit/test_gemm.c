@@ -130,7 +130,7 @@ static void check_gemm(sl_type t, int N, int T, int K) {
 
 static void test_gemm_simd_matches_ref(void) {
     if (!have_simd()) T_SKIP("no AVX2 on this CPU");
-    const sl_type types[] = {SL_TYPE_Q4_0, SL_TYPE_Q8_0, SL_TYPE_F32, SL_TYPE_F16,
+    const sl_type types[] = {SL_TYPE_Q4_0, SL_TYPE_Q8_0, SL_TYPE_F32, SL_TYPE_F16, SL_TYPE_BF16,
                              SL_TYPE_Q4_K, SL_TYPE_Q5_K, SL_TYPE_Q6_K};
     const int Ns[] = {1, 7, 8, 9, 17, 35};
     const int Ts[] = {1, 2, 3, 4, 5, 9, 13};
@@ -249,10 +249,10 @@ static char *raw_k_rows(sl_type t, int N, int K, int fill) {
  * run alone (the decode path), bit for bit. */
 static void test_gemm_float_blocks(void) {
     if (!have_simd()) T_SKIP("no AVX2 on this CPU");
-    const sl_type types[] = {SL_TYPE_F32, SL_TYPE_F16};
+    const sl_type types[] = {SL_TYPE_F32, SL_TYPE_F16, SL_TYPE_BF16};
     const int shapes[][3] = {{33, 70, 1031}, {67, 135, 1547}, {40, 66, 520}, {5, 67, 8}, {64, 2, 2048}, {9, 4, 7},
                               {12, 37, 100}, {21, 36, 64}, {30, 38, 15}};
-    for (size_t i = 0; i < 2; i++)
+    for (size_t i = 0; i < sizeof types / sizeof types[0]; i++)
         for (size_t c = 0; c < sizeof shapes / sizeof shapes[0]; c++) {
             const int N = shapes[c][0], T = shapes[c][1], K = shapes[c][2];
             check_gemm(types[i], N, T, K);

@@ -326,14 +326,22 @@ void sl_gemm_q8_0x8_avx2(float *y, size_t ldy, const void *W, size_t w_row, cons
     q8_0_gemm(y, ldy, W, w_row, xq, x_row, nr, nt, K, acc, true);
 }
 
-/* ---- f32 and f16 --------------------------------------------------------------------- */
+/* ---- f32, f16 and bf16 ------------------------------------------------------------- */
 
-INLINE __m256 load_w(const void *w, int k, bool half) {
-    if (half) return _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)((const uint16_t *)w + k)));
+/* The element kinds of the float kernels; each converts exactly to f32, so
+ * all three share the tiles below (constant el: one specialized copy each). */
+enum { EL_F32, EL_F16, EL_BF16 };
+INLINE size_t el_size(int el) { return el == EL_F32 ? 4 : 2; }
+INLINE __m256 load_w(const void *w, int k, int el) {
+    const __m128i *h = (const __m128i *)((const uint16_t *)w + k);
+    if (el == EL_F16) return _mm256_cvtph_ps(_mm_loadu_si128(h));
+    /* bf16 is the top half of an f32: widen and shift */
+    if (el == EL_BF16) return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(_mm_loadu_si128(h)), 16));
     return _mm256_loadu_ps((const float *)w + k);
 }
-INLINE float w_at(const void *w, int k, bool half) {
-    return half ? sl_h2f(((const uint16_t *)w)[k]) : ((const float *)w)[k];
+INLINE float w_at(const void *w, int k, int el) {
+    const uint16_t h = el == EL_F32 ? 0 : ((const uint16_t *)w)[k];
+    return el == EL_F16 ? sl_h2f(h) : el == EL_BF16 ? sl_bf16_to_fp32(h) : ((const float *)w)[k];
 }
 
 /* The lane sums of eight outputs at once, each in sl_hsum_ps's order
@@ -356,7 +364,7 @@ INLINE __m256 hsum8(const __m256 *v) {
  * lane sums, then the K % 8 tail (xt: the token's f32t tail) in order, stored
  * to or added into o[0..n). */
 INLINE void float_finish8(float *o, const __m256 *lanes, int n, const char *W, size_t w_row, const float *xt,
-                          int K8, int K, bool half, bool acc) {
+                          int K8, int K, int el, bool acc) {
     const __m256 s = hsum8(lanes);
     if (n == 8 && K8 == K) {
         _mm256_storeu_ps(o, acc ? _mm256_add_ps(_mm256_loadu_ps(o), s) : s);
@@ -365,7 +373,7 @@ INLINE void float_finish8(float *o, const __m256 *lanes, int n, const char *W, s
     float v[8];
     _mm256_storeu_ps(v, s);
     for (int i = 0; i < n; i++) {
-        for (int k = K8; k < K; k++) v[i] = fmaf(w_at(W + (size_t)i * w_row, k, half), xt[k - K8], v[i]);
+        for (int k = K8; k < K; k++) v[i] = fmaf(w_at(W + (size_t)i * w_row, k, el), xt[k - K8], v[i]);
         o[i] = acc ? o[i] + v[i] : v[i];
     }
 }
@@ -391,10 +399,10 @@ INLINE void float_finish8(float *o, const __m256 *lanes, int n, const char *W, s
 #define FL_AHEAD 128
 #define FL_GROUP_L1 16384
 INLINE void float_rows8(float *y, const char *W, size_t w_row, int n, const void *xq, size_t x_row, int t, int nt,
-                        int K, bool acc, const bool half, const bool pf_ok) {
+                        int K, bool acc, const int el, const bool pf_ok) {
     const float *xm = sl_f32t_main(xq, x_row, t, nt);
     const size_t xs = (size_t)sl_f32t_width(nt); /* floats per column: 1 in decode */
-    const size_t es = half ? 2 : 4, rowb = (size_t)K * es;
+    const size_t es = el_size(el), rowb = (size_t)K * es;
     const char *w[8];
     __m256 a[8];
     UNROLL
@@ -404,7 +412,7 @@ INLINE void float_rows8(float *y, const char *W, size_t w_row, int n, const void
     }
     const int K8 = K & ~7;
     const bool whole = 8 * rowb <= FL_GROUP_L1;
-    const int npf = pf_ok ? (half ? 2 : 4) : 0;
+    const int npf = pf_ok ? (int)el_size(el) : 0; /* lines per step: 8 rows x 8 columns */
     for (int k = 0; k < K8; k += 8) {
         const size_t b = (size_t)k * es, ahead = b + FL_AHEAD * es;
         if (whole) {
@@ -420,9 +428,9 @@ INLINE void float_rows8(float *y, const char *W, size_t w_row, int n, const void
         }
         const __m256 xv = _mm256_loadu_ps(xm + (size_t)k * xs);
         UNROLL
-        for (int i = 0; i < 8; i++) a[i] = _mm256_fmadd_ps(load_w(w[i], k, half), xv, a[i]);
+        for (int i = 0; i < 8; i++) a[i] = _mm256_fmadd_ps(load_w(w[i], k, el), xv, a[i]);
     }
-    float_finish8(y, a, n, W, w_row, sl_f32t_tail(xq, x_row, t, nt, K), K8, K, half, acc);
+    float_finish8(y, a, n, W, w_row, sl_f32t_tail(xq, x_row, t, nt, K), K8, K, el, acc);
 }
 
 /* Prefill: register tiles of 4 rows x the 3 tokens of an f32t tile, each
@@ -458,7 +466,7 @@ INLINE void tile_rows(const char **w, const char *W, size_t w_row, int r, int nr
  * 8 values of row i at column k are at w[i] + k * colb (colb: the element
  * size for rows as stored, 16 in an f16 x8 group). */
 INLINE void float_tile(__m256 a[FL_RM][FL_RN], const char *const *w, const float *restrict x, int K8,
-                       const bool half, const size_t colb) {
+                       const int el, const size_t colb) {
     UNROLL
     for (int i = 0; i < FL_RM; i++)
         UNROLL
@@ -473,7 +481,7 @@ INLINE void float_tile(__m256 a[FL_RM][FL_RN], const char *const *w, const float
         for (int j = 0; j < FL_RN; j++) xv[j] = _mm256_loadu_ps(x + (size_t)k * FL_RN + j * 8);
         UNROLL
         for (int i = 0; i < FL_RM; i++) {
-            const __m256 wv = load_w(w[i] + (size_t)k * colb, 0, half);
+            const __m256 wv = load_w(w[i] + (size_t)k * colb, 0, el);
             UNROLL
             for (int j = 0; j < FL_RN; j++) a[i][j] = _mm256_fmadd_ps(wv, xv[j], a[i][j]);
         }
@@ -486,9 +494,9 @@ INLINE void float_tile(__m256 a[FL_RM][FL_RN], const char *const *w, const float
  * as repacked (kernels/gemm.h; nr % 8 == 0, K % 8 == 0), row i of a group
  * 16 bytes into each 128-byte step. */
 INLINE void float_prefill(float *y, size_t ldy, const char *W, size_t w_row, const char *xq, size_t x_row, int nr,
-                          int nt, int K, bool acc, const bool half, const bool x8) {
+                          int nt, int K, bool acc, const int el, const bool x8) {
     const int K8 = K & ~7;
-    const size_t colb = x8 ? SL_X8_F16_ROW : half ? 2 : 4;
+    const size_t colb = x8 ? SL_X8_F16_ROW : el_size(el);
     for (int r0 = 0; r0 < nr; r0 += FL_RB)
         for (int t0 = 0; t0 < nt; t0 += FL_TB) {
             const int t1 = t0 + FL_TB < nt ? t0 + FL_TB : nt;
@@ -504,14 +512,14 @@ INLINE void float_prefill(float *y, size_t ldy, const char *W, size_t w_row, con
                 for (int t = t0; t < t1; t += FL_RN) {
                     const float *xm = sl_f32t_main(xq, x_row, t, nt);
                     __m256 a[2][FL_RM][FL_RN];
-                    float_tile(a[0], w, xm, K8, half, colb);
+                    float_tile(a[0], w, xm, K8, el, colb);
                     const int h = n > FL_RM; /* the second 4 rows, when there are any */
-                    if (h) float_tile(a[1], w + FL_RM, xm, K8, half, colb);
+                    if (h) float_tile(a[1], w + FL_RM, xm, K8, el, colb);
                     for (int j = 0; j < FL_RN && t + j < t1; j++) {
                         const __m256 v[8] = {a[0][0][j], a[0][1][j], a[0][2][j], a[0][3][j],
                                              a[h][0][j], a[h][1][j], a[h][2][j], a[h][3][j]};
                         float_finish8(y + (size_t)(t + j) * ldy + r, v, n, W + (size_t)r * w_row, w_row,
-                                      sl_f32t_tail(xq, x_row, t + j, nt, K), K8, K, half, acc);
+                                      sl_f32t_tail(xq, x_row, t + j, nt, K), K8, K, el, acc);
                     }
                 }
             }
@@ -519,25 +527,30 @@ INLINE void float_prefill(float *y, size_t ldy, const char *W, size_t w_row, con
 }
 
 INLINE void float_gemm(float *y, size_t ldy, const void *W, size_t w_row, const void *xq, size_t x_row,
-                       int nr, int nt, int K, bool acc, const bool half) {
+                       int nr, int nt, int K, bool acc, const int el) {
     if (nt >= 2 && K >= 8) {
-        float_prefill(y, ldy, W, w_row, xq, x_row, nr, nt, K, acc, half, false);
+        float_prefill(y, ldy, W, w_row, xq, x_row, nr, nt, K, acc, el, false);
         return;
     }
     for (int t = 0; t < nt; t++)
         for (int r = 0; r < nr; r += 8)
             float_rows8(y + (size_t)t * ldy + r, (const char *)W + (size_t)r * w_row, w_row, nr - r < 8 ? nr - r : 8,
-                        xq, x_row, t, nt, K, acc, half, r + 16 <= nr);
+                        xq, x_row, t, nt, K, acc, el, r + 16 <= nr);
 }
 
 void sl_gemm_f32_avx2(float *y, size_t ldy, const void *W, size_t w_row, const void *xq,
                       size_t x_row, int nr, int nt, int K, bool acc) {
-    float_gemm(y, ldy, W, w_row, xq, x_row, nr, nt, K, acc, false);
+    float_gemm(y, ldy, W, w_row, xq, x_row, nr, nt, K, acc, EL_F32);
 }
 
 void sl_gemm_f16_avx2(float *y, size_t ldy, const void *W, size_t w_row, const void *xq,
                       size_t x_row, int nr, int nt, int K, bool acc) {
-    float_gemm(y, ldy, W, w_row, xq, x_row, nr, nt, K, acc, true);
+    float_gemm(y, ldy, W, w_row, xq, x_row, nr, nt, K, acc, EL_F16);
+}
+
+void sl_gemm_bf16_avx2(float *y, size_t ldy, const void *W, size_t w_row, const void *xq,
+                       size_t x_row, int nr, int nt, int K, bool acc) {
+    float_gemm(y, ldy, W, w_row, xq, x_row, nr, nt, K, acc, EL_BF16);
 }
 
 /* Decode from an f16 x8 group (kernels/gemm.h): the 8 rows' next 8 columns
@@ -553,16 +566,16 @@ INLINE void f16x8_rows8(float *y, const char *g, const float *x, int K, bool acc
         sl_prefetch_x8_ahead(blk, SL_X8_BLOCK_F16);
         const __m256 xv = _mm256_loadu_ps(x + k);
         UNROLL
-        for (int i = 0; i < 8; i++) a[i] = _mm256_fmadd_ps(load_w(blk + SL_X8_F16_ROW * i, 0, true), xv, a[i]);
+        for (int i = 0; i < 8; i++) a[i] = _mm256_fmadd_ps(load_w(blk + SL_X8_F16_ROW * i, 0, EL_F16), xv, a[i]);
     }
-    float_finish8(y, a, 8, NULL, 0, NULL, K, K, true, acc);
+    float_finish8(y, a, 8, NULL, 0, NULL, K, K, EL_F16, acc);
 }
 
 /* f16 x8: nr % 8 == 0, K % 8 == 0 (sl_repack_x8 makes no other). */
 void sl_gemm_f16x8_avx2(float *y, size_t ldy, const void *W, size_t w_row, const void *xq,
                         size_t x_row, int nr, int nt, int K, bool acc) {
     if (nt >= 2) {
-        float_prefill(y, ldy, W, w_row, xq, x_row, nr, nt, K, acc, true, true);
+        float_prefill(y, ldy, W, w_row, xq, x_row, nr, nt, K, acc, EL_F16, true);
     } else if (nt == 1) {
         const float *x = sl_f32t_main(xq, x_row, 0, 1);
         for (int r = 0; r < nr; r += 8) f16x8_rows8(y + r, (const char *)W + (size_t)r * w_row, x, K, acc);
