@@ -167,14 +167,14 @@ void sl_swiglu_avx2(float *g, const float *u, int n);
  *                          j = 2, 3: the same + 32, j = 4, 5: qh bytes
  *                          32e + 16m + 8(j - 4) .. + 7, each of rows
  *                          4h .. 4h + 3 in turn (8 bytes each)
- * f16 groups hold, per 8 columns (128 = 8 * 16 bytes, K % 8 == 0):
+ * f16 and bf16 groups hold, per 8 columns (128 = 8 * 16 bytes, K % 8 == 0):
  *     uint16 h[8][8]       rows 0..7 in order, each row's 8 values
  * so decode reads one sequential run instead of 8 short row streams. It
  * pays only while a group is short (sl_gemm_x8_wanted). */
 #define SL_X8_BLOCK_Q4_0 144
 #define SL_X8_F16_ROW 16 /* bytes of one row per 8-column step */
 #define SL_X8_BLOCK_F16 (8 * SL_X8_F16_ROW)
-/* The longest f16 rows worth repacking: at K = 768 the x8 f16 matvec was
+/* The longest f16 (and bf16) rows worth repacking: at K = 768 the x8 f16 matvec was
  * 16-22% faster than the rows as stored (2 threads, weights from DRAM; the
  * 4x3 prefill tiles 1-6% slower); at K = 2048 and 5632 5-20% slower,
  * against the rows kernel's per-row prefetch (x86/gemm_avx2.c). */
@@ -232,6 +232,8 @@ void sl_gemm_bf16_avx2(float *y, size_t ldy, const void *W, size_t w_row, const 
                        size_t x_row, int nr, int nt, int K, bool acc);
 void sl_gemm_f16x8_avx2(float *y, size_t ldy, const void *W, size_t w_row, const void *xq,
                         size_t x_row, int nr, int nt, int K, bool acc);
+void sl_gemm_bf16x8_avx2(float *y, size_t ldy, const void *W, size_t w_row, const void *xq,
+                         size_t x_row, int nr, int nt, int K, bool acc);
 void sl_gemm_q4_0x8_avx2(float *y, size_t ldy, const void *W, size_t w_row, const void *xq,
                          size_t x_row, int nr, int nt, int K, bool acc);
 void sl_gemm_q8_0x8_avx2(float *y, size_t ldy, const void *W, size_t w_row, const void *xq,

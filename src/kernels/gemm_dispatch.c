@@ -61,10 +61,12 @@ const sl_gemm_kernel *sl_gemm_get_x8(sl_type t) {
     static const sl_gemm_kernel q4_0x8 = {sl_gemm_q4_0x8_avx2, SL_ACT_Q8S, 8}, q8_0x8 = {sl_gemm_q8_0x8_avx2, SL_ACT_Q8S, 8},
                                 q4_kx8 = {sl_gemm_q4_kx8_avx2, SL_ACT_Q8K, 8}, q5_kx8 = {sl_gemm_q5_kx8_avx2, SL_ACT_Q8K, 8},
                                 q6_kx8 = {sl_gemm_q6_kx8_avx2, SL_ACT_Q8K, 8},
-                                f16x8 = {sl_gemm_f16x8_avx2, SL_ACT_F32T, 8};
+                                f16x8 = {sl_gemm_f16x8_avx2, SL_ACT_F32T, 8},
+                                bf16x8 = {sl_gemm_bf16x8_avx2, SL_ACT_F32T, 8};
     if (!use_avx2()) return NULL;
     return t == SL_TYPE_Q4_0 ? &q4_0x8 : t == SL_TYPE_Q8_0 ? &q8_0x8 : t == SL_TYPE_Q4_K ? &q4_kx8
-         : t == SL_TYPE_Q5_K ? &q5_kx8 : t == SL_TYPE_Q6_K ? &q6_kx8 : t == SL_TYPE_F16 ? &f16x8 : NULL;
+         : t == SL_TYPE_Q5_K ? &q5_kx8 : t == SL_TYPE_Q6_K ? &q6_kx8 : t == SL_TYPE_F16 ? &f16x8
+         : t == SL_TYPE_BF16 ? &bf16x8 : NULL;
 #else
     (void)t;
     return NULL;
@@ -97,5 +99,5 @@ size_t sl_act_row_bytes(sl_act_format f, int K) {
 
 bool sl_gemm_x8_wanted(sl_type t, int K) {
     if (!sl_gemm_get_x8(t)) return false;
-    return t != SL_TYPE_F16 || K <= SL_X8_F16_MAX_K;
+    return (t != SL_TYPE_F16 && t != SL_TYPE_BF16) || K <= SL_X8_F16_MAX_K;
 }

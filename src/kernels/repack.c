@@ -90,7 +90,7 @@ bool sl_repack_x8(sl_type t, void *dst, const void *src, int N, int K) {
         }
         return true;
     }
-    if (t == SL_TYPE_F16) {
+    if (t == SL_TYPE_F16 || t == SL_TYPE_BF16) { /* 2-byte values: the same layout */
         if (N < 0 || N % 8 != 0 || K <= 0 || K % 8 != 0) return false;
         const size_t w_row = (size_t)K * 2;
         for (int g = 0; g < N / 8; g++) {

@@ -190,21 +190,25 @@ static void test_gemm_x8_matches_ref(void) {
     T_CHECK(!sl_repack_x8(SL_TYPE_Q4_0, dst, src, 7, 32) && !sl_repack_x8(SL_TYPE_Q4_0, dst, src, 8, 48) &&
                 !sl_repack_x8(SL_TYPE_Q4_K, dst, src, 8, 32) && !sl_repack_x8(SL_TYPE_Q3_K, dst, src, 8, 256) &&
                 !sl_repack_x8(SL_TYPE_Q4_1, dst, src, 8, 32) && !sl_repack_x8(SL_TYPE_F16, dst, src, 8, 12) &&
+                !sl_repack_x8(SL_TYPE_BF16, dst, src, 8, 12) &&
                 !sl_repack_x8(SL_TYPE_F32, dst, src, 8, 32),
             "repack accepted a shape or type it has no layout for");
     T_CHECK(sl_gemm_get_x8(SL_TYPE_Q4_1) == NULL && sl_gemm_get_x8(SL_TYPE_F32) == NULL, "unexpected x8 kernels");
     /* f16 repacks only where a group is short enough to gain */
     T_CHECK(!sl_gemm_x8_wanted(SL_TYPE_F16, SL_X8_F16_MAX_K + 8) && !sl_gemm_x8_wanted(SL_TYPE_F32, 64) &&
+                !sl_gemm_x8_wanted(SL_TYPE_BF16, SL_X8_F16_MAX_K + 8) &&
                 sl_gemm_x8_wanted(SL_TYPE_F16, 768) == (sl_gemm_get_x8(SL_TYPE_F16) != NULL) &&
+                sl_gemm_x8_wanted(SL_TYPE_BF16, 768) == (sl_gemm_get_x8(SL_TYPE_BF16) != NULL) &&
                 sl_gemm_x8_wanted(SL_TYPE_Q4_0, 8192) == (sl_gemm_get_x8(SL_TYPE_Q4_0) != NULL),
             "x8 policy");
     if (!have_simd()) T_SKIP("no AVX2 on this CPU");
-    const sl_type types[] = {SL_TYPE_Q4_0, SL_TYPE_Q8_0, SL_TYPE_Q4_K, SL_TYPE_Q5_K, SL_TYPE_Q6_K, SL_TYPE_F16};
+    const sl_type types[] = {SL_TYPE_Q4_0, SL_TYPE_Q8_0, SL_TYPE_Q4_K, SL_TYPE_Q5_K, SL_TYPE_Q6_K, SL_TYPE_F16,
+                             SL_TYPE_BF16};
     const int Ns[] = {8, 16, 40};
     const int Ts[] = {1, 2, 3, 4, 5, 8, 9, 13};
     for (size_t i = 0; i < sizeof types / sizeof types[0]; i++) {
         const bool kq = sl_type_block_size(types[i]) == SL_QK_K; /* 1, 3 and 11 super-blocks */
-        const bool f16 = types[i] == SL_TYPE_F16;                 /* 1, 12 and 132 steps of 8 */
+        const bool f16 = types[i] == SL_TYPE_F16 || types[i] == SL_TYPE_BF16; /* 1, 12 and 132 steps of 8 */
         const int Ks[] = {kq ? 256 : f16 ? 8 : 32, kq ? 768 : 96, kq ? 2816 : 1056};
         T_CHECK(sl_gemm_get_x8(types[i]) != NULL, "%s: no x8 kernel", sl_type_name(types[i]));
         if (!sl_gemm_get_x8(types[i])) continue;

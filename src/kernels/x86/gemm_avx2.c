@@ -553,11 +553,11 @@ void sl_gemm_bf16_avx2(float *y, size_t ldy, const void *W, size_t w_row, const 
     float_gemm(y, ldy, W, w_row, xq, x_row, nr, nt, K, acc, EL_BF16);
 }
 
-/* Decode from an f16 x8 group (kernels/gemm.h): the 8 rows' next 8 columns
- * are the 128 bytes after the last, so the group is one sequential run,
- * prefetched SL_X8_AHEAD bytes ahead as the quantized x8 kernels do. The
- * lanes and their order are float_rows8's: the same bits. */
-INLINE void f16x8_rows8(float *y, const char *g, const float *x, int K, bool acc) {
+/* Decode from an f16 or bf16 x8 group (kernels/gemm.h): the 8 rows' next 8
+ * columns are the 128 bytes after the last, so the group is one sequential
+ * run, prefetched SL_X8_AHEAD bytes ahead as the quantized x8 kernels do.
+ * The lanes and their order are float_rows8's: the same bits. */
+INLINE void h16x8_rows8(float *y, const char *g, const float *x, int K, bool acc, const int el) {
     __m256 a[8];
     UNROLL
     for (int i = 0; i < 8; i++) a[i] = _mm256_setzero_ps();
@@ -566,18 +566,28 @@ INLINE void f16x8_rows8(float *y, const char *g, const float *x, int K, bool acc
         sl_prefetch_x8_ahead(blk, SL_X8_BLOCK_F16);
         const __m256 xv = _mm256_loadu_ps(x + k);
         UNROLL
-        for (int i = 0; i < 8; i++) a[i] = _mm256_fmadd_ps(load_w(blk + SL_X8_F16_ROW * i, 0, EL_F16), xv, a[i]);
+        for (int i = 0; i < 8; i++) a[i] = _mm256_fmadd_ps(load_w(blk + SL_X8_F16_ROW * i, 0, el), xv, a[i]);
     }
-    float_finish8(y, a, 8, NULL, 0, NULL, K, K, EL_F16, acc);
+    float_finish8(y, a, 8, NULL, 0, NULL, K, K, el, acc);
 }
 
-/* f16 x8: nr % 8 == 0, K % 8 == 0 (sl_repack_x8 makes no other). */
-void sl_gemm_f16x8_avx2(float *y, size_t ldy, const void *W, size_t w_row, const void *xq,
-                        size_t x_row, int nr, int nt, int K, bool acc) {
+/* f16 and bf16 x8: nr % 8 == 0, K % 8 == 0 (sl_repack_x8 makes no other). */
+INLINE void h16x8_gemm(float *y, size_t ldy, const void *W, size_t w_row, const void *xq, size_t x_row, int nr,
+                       int nt, int K, bool acc, const int el) {
     if (nt >= 2) {
-        float_prefill(y, ldy, W, w_row, xq, x_row, nr, nt, K, acc, EL_F16, true);
+        float_prefill(y, ldy, W, w_row, xq, x_row, nr, nt, K, acc, el, true);
     } else if (nt == 1) {
         const float *x = sl_f32t_main(xq, x_row, 0, 1);
-        for (int r = 0; r < nr; r += 8) f16x8_rows8(y + r, (const char *)W + (size_t)r * w_row, x, K, acc);
+        for (int r = 0; r < nr; r += 8) h16x8_rows8(y + r, (const char *)W + (size_t)r * w_row, x, K, acc, el);
     }
+}
+
+void sl_gemm_f16x8_avx2(float *y, size_t ldy, const void *W, size_t w_row, const void *xq,
+                        size_t x_row, int nr, int nt, int K, bool acc) {
+    h16x8_gemm(y, ldy, W, w_row, xq, x_row, nr, nt, K, acc, EL_F16);
+}
+
+void sl_gemm_bf16x8_avx2(float *y, size_t ldy, const void *W, size_t w_row, const void *xq,
+                         size_t x_row, int nr, int nt, int K, bool acc) {
+    h16x8_gemm(y, ldy, W, w_row, xq, x_row, nr, nt, K, acc, EL_BF16);
 }
