@@ -130,12 +130,12 @@ static void check_gemm(sl_type t, int N, int T, int K) {
 
 static void test_gemm_simd_matches_ref(void) {
     if (!have_simd()) T_SKIP("no AVX2 on this CPU");
-    const sl_type types[] = {SL_TYPE_Q4_0, SL_TYPE_Q8_0, SL_TYPE_F32, SL_TYPE_F16, SL_TYPE_BF16,
+    const sl_type types[] = {SL_TYPE_Q4_0, SL_TYPE_Q4_1, SL_TYPE_Q8_0, SL_TYPE_F32, SL_TYPE_F16, SL_TYPE_BF16,
                              SL_TYPE_Q4_K, SL_TYPE_Q5_K, SL_TYPE_Q6_K};
     const int Ns[] = {1, 7, 8, 9, 17, 35};
     const int Ts[] = {1, 2, 3, 4, 5, 9, 13};
     for (size_t i = 0; i < sizeof types / sizeof types[0]; i++) {
-        const bool q = types[i] == SL_TYPE_Q4_0 || types[i] == SL_TYPE_Q8_0;
+        const bool q = types[i] == SL_TYPE_Q4_0 || types[i] == SL_TYPE_Q4_1 || types[i] == SL_TYPE_Q8_0;
         const bool kq = sl_type_block_size(types[i]) == SL_QK_K; /* 1, 3 and 11 super-blocks */
         const int Ks[] = {kq ? 256 : q ? 32 : 5, kq ? 768 : q ? 96 : 13, kq ? 2816 : q ? 1056 : 1031};
         for (size_t a = 0; a < sizeof Ns / sizeof Ns[0]; a++)
@@ -384,7 +384,8 @@ static void test_swiglu(void) {
 
 /* Types without a tile kernel must say so (matmul then uses vec_dot). */
 static void test_gemm_table(void) {
-    T_CHECK(sl_gemm_get(SL_TYPE_Q4_1) == NULL && sl_gemm_get(SL_TYPE_Q3_K) == NULL, "unexpected kernels");
+    T_CHECK(sl_gemm_get(SL_TYPE_Q5_0) == NULL && sl_gemm_get(SL_TYPE_Q3_K) == NULL, "unexpected kernels");
+    T_CHECK(sl_gemm_get_ref(SL_TYPE_Q4_1) && sl_gemm_get_ref(SL_TYPE_Q4_1)->act == SL_ACT_Q8S, "q4_1 reads q8s");
     T_CHECK(sl_gemm_get_ref(SL_TYPE_Q6_K) && sl_gemm_get_ref(SL_TYPE_Q6_K)->act == SL_ACT_Q8K, "q6_K reads q8_K");
     T_CHECK(sl_gemm_get_ref(SL_TYPE_Q4_0) && sl_gemm_get_ref(SL_TYPE_Q4_0)->act == SL_ACT_Q8S, "q4_0 reads q8s");
     T_CHECK(sl_gemm_get_ref(SL_TYPE_F16) && sl_gemm_get_ref(SL_TYPE_F16)->act == SL_ACT_F32T, "f16 reads f32t");

@@ -67,6 +67,30 @@ void sl_gemm_q4_0_ref(float *y, size_t ldy, const void *W, size_t w_row, const v
     }
 }
 
+/* q4_1: d * q + m per weight, so per block d_w d_x sum(q qx) + m_w (d_x s). */
+void sl_gemm_q4_1_ref(float *y, size_t ldy, const void *W, size_t w_row, const void *xq,
+                      size_t x_row, int nr, int nt, int K, bool acc) {
+    const int nb = K / 32;
+    for (int t = 0; t < nt; t++) {
+        const void *xr = (const char *)xq + (size_t)t * x_row;
+        const int8_t *q = q8s_q(xr);
+        const float *d = q8s_d(xr, K);
+        const int32_t *s = q8s_s(xr, K);
+        for (int r = 0; r < nr; r++) {
+            const sl_block_q4_1 *w = (const void *)((const char *)W + (size_t)r * w_row);
+            float a = 0;
+            for (int b = 0; b < nb; b++) {
+                int32_t isum = 0;
+                for (int j = 0; j < 16; j++)
+                    isum += (w[b].qs[j] & 0xF) * q[32 * b + j] + (w[b].qs[j] >> 4) * q[32 * b + j + 16];
+                a = fmaf((float)isum, sl_fp16_to_fp32(w[b].d) * d[b], a);
+                a = fmaf(sl_fp16_to_fp32(w[b].m), d[b] * (float)s[b], a);
+            }
+            store(&y[(size_t)t * ldy + r], a, acc);
+        }
+    }
+}
+
 void sl_gemm_q8_0_ref(float *y, size_t ldy, const void *W, size_t w_row, const void *xq,
                       size_t x_row, int nr, int nt, int K, bool acc) {
     const int nb = K / 32;

@@ -97,16 +97,16 @@ INLINE void prefetch_next(const char *pf, int b, const int n) {
     for (int i = 0; i < n; i++) _mm_prefetch(pf + ((size_t)b * n + i) * 64, _MM_HINT_T0);
 }
 
-/* ---- q4_0 --------------------------------------------------------------------------- */
+/* ---- q4_0 and q4_1 ------------------------------------------------------------------ */
 
-/* Four rows a, b, c, d of one block as four vectors of 8-element chunks:
- * q[c] = [a(8c..8c+7) b(..) | c(..) d(..)], nibbles as 0..15. (Elements
- * 0..15 are the low nibbles of qs[0..15], 16..31 the high ones.) */
-INLINE void q4_quad(const sl_block_q4_0 *a, const sl_block_q4_0 *b, const sl_block_q4_0 *c,
-                    const sl_block_q4_0 *d, __m256i q[4]) {
+/* Four rows a, b, c, d of one block (their 16 bytes of nibbles) as four
+ * vectors of 8-element chunks: q[c] = [a(8c..8c+7) b(..) | c(..) d(..)],
+ * nibbles as 0..15. (Elements 0..15 are the low nibbles of qs[0..15],
+ * 16..31 the high ones.) */
+INLINE void q4_quad(const uint8_t *a, const uint8_t *b, const uint8_t *c, const uint8_t *d, __m256i q[4]) {
     const __m256i m4 = _mm256_set1_epi8(0x0F);
-    const __m256i ac = sl_combine128(_mm_loadu_si128((const __m128i *)a->qs), _mm_loadu_si128((const __m128i *)c->qs));
-    const __m256i bd = sl_combine128(_mm_loadu_si128((const __m128i *)b->qs), _mm_loadu_si128((const __m128i *)d->qs));
+    const __m256i ac = sl_combine128(_mm_loadu_si128((const __m128i *)a), _mm_loadu_si128((const __m128i *)c));
+    const __m256i bd = sl_combine128(_mm_loadu_si128((const __m128i *)b), _mm_loadu_si128((const __m128i *)d));
     const __m256i x0 = _mm256_unpacklo_epi64(ac, bd), x1 = _mm256_unpackhi_epi64(ac, bd);
     q[0] = _mm256_and_si256(x0, m4);
     q[1] = _mm256_and_si256(x1, m4);
@@ -126,9 +126,12 @@ INLINE __m256i q4_quad_dot16(const __m256i q[4], const __m256i y[4]) {
  * [r0 r1 r4 r5 r2 r3 r6 r7], where one vphaddw of the two quads leaves the
  * rows. The eight rows are unpacked once per block for all RN tokens. The
  * int16 sums stay exact: a vpmaddubsw pair is at most 2 * 15 * 127, four
- * chunks add up to 8 * 15 * 127 and vphaddw doubles that, to 30480. */
-INLINE void q4_0_tile(__m256 *out, const sl_block_q4_0 *const *w, const char *g, const void *xq, size_t x_row,
-                      int t0, int K, const int RN, const char *pf, const bool x8) {
+ * chunks add up to 8 * 15 * 127 and vphaddw doubles that, to 30480.
+ * q4_0 takes its offset of 8 through the token's block sum s; q4_1 (rows as
+ * stored only, q41) adds min * (d_x * s) per block after the scaled sum, as
+ * its reference does. */
+INLINE void q4_tile(__m256 *out, const char *const *w, const char *g, const void *xq, size_t x_row, int t0, int K,
+                    const int RN, const char *pf, const bool x8, const bool q41) {
     const int nb = K / 32;
     q8s_row x[8];
     __m256 acc[8];
@@ -140,18 +143,29 @@ INLINE void q4_0_tile(__m256 *out, const sl_block_q4_0 *const *w, const char *g,
     const __m256i ones = _mm256_set1_epi16(1);
     for (int b = 0; b < nb; b++) {
         if (!x8 || RN > 1) prefetch_next(pf, b, 3);
-        __m256 dw;
+        __m256 dw, mw = _mm256_setzero_ps();
         __m256i q0[4], q1[4];
-        if (x8) {
+        if (q41) {
+            const sl_block_q4_1 *r[8];
+            UNROLL
+            for (int i = 0; i < 8; i++) r[i] = (const sl_block_q4_1 *)(const void *)w[i] + b;
+            dw = scales8(r[0]->d, r[1]->d, r[4]->d, r[5]->d, r[2]->d, r[3]->d, r[6]->d, r[7]->d);
+            mw = scales8(r[0]->m, r[1]->m, r[4]->m, r[5]->m, r[2]->m, r[3]->m, r[6]->m, r[7]->m);
+            q4_quad(r[0]->qs, r[1]->qs, r[2]->qs, r[3]->qs, q0);
+            q4_quad(r[4]->qs, r[5]->qs, r[6]->qs, r[7]->qs, q1);
+        } else if (x8) {
             const char *blk = g + (size_t)b * SL_X8_BLOCK_Q4_0;
             if (RN == 1) sl_prefetch_x8_ahead(blk, SL_X8_BLOCK_Q4_0);
             dw = sl_load_f16x8(blk);
             x8_nibbles(blk + 16, q0);
             x8_nibbles(blk + 16 + 64, q1);
         } else {
-            dw = scales8(w[0][b].d, w[1][b].d, w[4][b].d, w[5][b].d, w[2][b].d, w[3][b].d, w[6][b].d, w[7][b].d);
-            q4_quad(&w[0][b], &w[1][b], &w[2][b], &w[3][b], q0);
-            q4_quad(&w[4][b], &w[5][b], &w[6][b], &w[7][b], q1);
+            const sl_block_q4_0 *r[8];
+            UNROLL
+            for (int i = 0; i < 8; i++) r[i] = (const sl_block_q4_0 *)(const void *)w[i] + b;
+            dw = scales8(r[0]->d, r[1]->d, r[4]->d, r[5]->d, r[2]->d, r[3]->d, r[6]->d, r[7]->d);
+            q4_quad(r[0]->qs, r[1]->qs, r[2]->qs, r[3]->qs, q0);
+            q4_quad(r[4]->qs, r[5]->qs, r[6]->qs, r[7]->qs, q1);
         }
         UNROLL
         for (int j = 0; j < RN; j++) {
@@ -164,9 +178,10 @@ INLINE void q4_0_tile(__m256 *out, const sl_block_q4_0 *const *w, const char *g,
                 y[c] = _mm256_set1_epi64x(v);
             }
             __m256i isum = _mm256_madd_epi16(_mm256_hadd_epi16(q4_quad_dot16(q0, y), q4_quad_dot16(q1, y)), ones);
-            isum = _mm256_sub_epi32(isum, _mm256_slli_epi32(_mm256_set1_epi32(x[j].s[b]), 3));
+            if (!q41) isum = _mm256_sub_epi32(isum, _mm256_slli_epi32(_mm256_set1_epi32(x[j].s[b]), 3));
             const __m256 scale = _mm256_mul_ps(dw, _mm256_set1_ps(x[j].d[b]));
             acc[j] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(isum), scale, acc[j]);
+            if (q41) acc[j] = _mm256_fmadd_ps(mw, _mm256_set1_ps(x[j].d[b] * (float)x[j].s[b]), acc[j]);
         }
     }
     /* lane order -> row order */
@@ -184,10 +199,10 @@ INLINE void q4_0_tile(__m256 *out, const sl_block_q4_0 *const *w, const char *g,
     }
 
 /* Both layouts: x8 (row-interleaved groups, nr % 8 == 0) or rows as stored. */
-INLINE void q4_0_gemm(float *y, size_t ldy, const void *W, size_t w_row, const void *xq, size_t x_row, int nr,
-                      int nt, int K, bool acc, const bool x8) {
+INLINE void q4_gemm(float *y, size_t ldy, const void *W, size_t w_row, const void *xq, size_t x_row, int nr,
+                    int nt, int K, bool acc, const bool x8, const bool q41) {
     for (int r0 = 0; r0 < nr; r0 += 8) {
-        GROUP_ROWS(sl_block_q4_0, w, W, w_row, r0, nr);
+        GROUP_ROWS(char, w, W, w_row, r0, nr);
         const char *g = (const char *)W + (size_t)r0 * w_row;
         /* the next group, when this call has one (another thread may own the rows after) */
         const char *pf = r0 + 8 < nr ? (const char *)W + (size_t)(r0 + 8) * w_row : NULL;
@@ -195,15 +210,15 @@ INLINE void q4_0_gemm(float *y, size_t ldy, const void *W, size_t w_row, const v
         int t = 0;
         __m256 out[8];
         for (; t + 8 <= nt; t += 8) {
-            q4_0_tile(out, w, g, xq, x_row, t, K, 8, pf, x8);
+            q4_tile(out, w, g, xq, x_row, t, K, 8, pf, x8, q41);
             for (int j = 0; j < 8; j++) sl_store_rows8(y + (size_t)(t + j) * ldy + r0, out[j], n, acc);
         }
         for (; t + 4 <= nt; t += 4) {
-            q4_0_tile(out, w, g, xq, x_row, t, K, 4, pf, x8);
+            q4_tile(out, w, g, xq, x_row, t, K, 4, pf, x8, q41);
             for (int j = 0; j < 4; j++) sl_store_rows8(y + (size_t)(t + j) * ldy + r0, out[j], n, acc);
         }
         for (; t < nt; t++) {
-            q4_0_tile(out, w, g, xq, x_row, t, K, 1, pf, x8);
+            q4_tile(out, w, g, xq, x_row, t, K, 1, pf, x8, q41);
             sl_store_rows8(y + (size_t)t * ldy + r0, out[0], n, acc);
         }
     }
@@ -211,12 +226,17 @@ INLINE void q4_0_gemm(float *y, size_t ldy, const void *W, size_t w_row, const v
 
 void sl_gemm_q4_0_avx2(float *y, size_t ldy, const void *W, size_t w_row, const void *xq,
                        size_t x_row, int nr, int nt, int K, bool acc) {
-    q4_0_gemm(y, ldy, W, w_row, xq, x_row, nr, nt, K, acc, false);
+    q4_gemm(y, ldy, W, w_row, xq, x_row, nr, nt, K, acc, false, false);
+}
+
+void sl_gemm_q4_1_avx2(float *y, size_t ldy, const void *W, size_t w_row, const void *xq,
+                       size_t x_row, int nr, int nt, int K, bool acc) {
+    q4_gemm(y, ldy, W, w_row, xq, x_row, nr, nt, K, acc, false, true);
 }
 
 void sl_gemm_q4_0x8_avx2(float *y, size_t ldy, const void *W, size_t w_row, const void *xq,
                          size_t x_row, int nr, int nt, int K, bool acc) {
-    q4_0_gemm(y, ldy, W, w_row, xq, x_row, nr, nt, K, acc, true);
+    q4_gemm(y, ldy, W, w_row, xq, x_row, nr, nt, K, acc, true, false);
 }
 
 /* ---- q8_0 --------------------------------------------------------------------------- */
