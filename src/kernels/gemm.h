@@ -206,6 +206,10 @@ void sl_gemm_q4_0_ref(float *y, size_t ldy, const void *W, size_t w_row, const v
                       size_t x_row, int nr, int nt, int K, bool acc);
 void sl_gemm_q4_1_ref(float *y, size_t ldy, const void *W, size_t w_row, const void *xq,
                       size_t x_row, int nr, int nt, int K, bool acc);
+void sl_gemm_q5_0_ref(float *y, size_t ldy, const void *W, size_t w_row, const void *xq,
+                      size_t x_row, int nr, int nt, int K, bool acc);
+void sl_gemm_q5_1_ref(float *y, size_t ldy, const void *W, size_t w_row, const void *xq,
+                      size_t x_row, int nr, int nt, int K, bool acc);
 void sl_gemm_q8_0_ref(float *y, size_t ldy, const void *W, size_t w_row, const void *xq,
                       size_t x_row, int nr, int nt, int K, bool acc);
 void sl_gemm_f32_ref(float *y, size_t ldy, const void *W, size_t w_row, const void *xq,
@@ -225,6 +229,10 @@ void sl_quant_q8s_avx2(void *xq, const float *x, int K);
 void sl_gemm_q4_0_avx2(float *y, size_t ldy, const void *W, size_t w_row, const void *xq,
                        size_t x_row, int nr, int nt, int K, bool acc);
 void sl_gemm_q4_1_avx2(float *y, size_t ldy, const void *W, size_t w_row, const void *xq,
+                       size_t x_row, int nr, int nt, int K, bool acc);
+void sl_gemm_q5_0_avx2(float *y, size_t ldy, const void *W, size_t w_row, const void *xq,
+                       size_t x_row, int nr, int nt, int K, bool acc);
+void sl_gemm_q5_1_avx2(float *y, size_t ldy, const void *W, size_t w_row, const void *xq,
                        size_t x_row, int nr, int nt, int K, bool acc);
 void sl_gemm_q8_0_avx2(float *y, size_t ldy, const void *W, size_t w_row, const void *xq,
                        size_t x_row, int nr, int nt, int K, bool acc);

@@ -14,6 +14,8 @@ typedef struct {
 static const gemm_row ROWS[] = {
     {SL_TYPE_Q4_0, {sl_gemm_q4_0_ref, SL_ACT_Q8S, 8}, {sl_gemm_q4_0_avx2, SL_ACT_Q8S, 8}},
     {SL_TYPE_Q4_1, {sl_gemm_q4_1_ref, SL_ACT_Q8S, 8}, {sl_gemm_q4_1_avx2, SL_ACT_Q8S, 8}},
+    {SL_TYPE_Q5_0, {sl_gemm_q5_0_ref, SL_ACT_Q8S, 8}, {sl_gemm_q5_0_avx2, SL_ACT_Q8S, 8}},
+    {SL_TYPE_Q5_1, {sl_gemm_q5_1_ref, SL_ACT_Q8S, 8}, {sl_gemm_q5_1_avx2, SL_ACT_Q8S, 8}},
     {SL_TYPE_Q8_0, {sl_gemm_q8_0_ref, SL_ACT_Q8S, 8}, {sl_gemm_q8_0_avx2, SL_ACT_Q8S, 8}},
     {SL_TYPE_F32, {sl_gemm_f32_ref, SL_ACT_F32T, 4}, {sl_gemm_f32_avx2, SL_ACT_F32T, 4}},
     {SL_TYPE_F16, {sl_gemm_f16_ref, SL_ACT_F32T, 4}, {sl_gemm_f16_avx2, SL_ACT_F32T, 4}},

@@ -102,7 +102,7 @@ else t_fail bench_kernels "$(cat "$TMP/err")"; fi
 # the same bits with SL_FORCE_REF=1: greedy text and logits-driven choices
 # must match token for token
 # (the K-quant mix needs rows that are multiples of 256)
-for ty in q4_0 q4_1 q8_0 f16 bf16 q4_k_m q5_k_m; do
+for ty in q4_0 q4_1 q5_0 q5_1 q8_0 f16 bf16 q4_k_m q5_k_m; do
     dims=; case $ty in q*_k_m) dims="--embd 256 --ff 768 --heads 4 --heads-kv 2" ;; esac
     "$SL_BIN" synth --shape tiny $dims --type $ty --seed 9 -o "$TMP/e-$ty.gguf" 2>/dev/null
     a=$("$SL_BIN" generate -m "$TMP/e-$ty.gguf" -p "Once upon a time" -n 40 --temp 0 --window 20 -t 2 2>/dev/null)

@@ -130,12 +130,12 @@ static void check_gemm(sl_type t, int N, int T, int K) {
 
 static void test_gemm_simd_matches_ref(void) {
     if (!have_simd()) T_SKIP("no AVX2 on this CPU");
-    const sl_type types[] = {SL_TYPE_Q4_0, SL_TYPE_Q4_1, SL_TYPE_Q8_0, SL_TYPE_F32, SL_TYPE_F16, SL_TYPE_BF16,
-                             SL_TYPE_Q4_K, SL_TYPE_Q5_K, SL_TYPE_Q6_K};
+    const sl_type types[] = {SL_TYPE_Q4_0, SL_TYPE_Q4_1, SL_TYPE_Q5_0, SL_TYPE_Q5_1, SL_TYPE_Q8_0, SL_TYPE_F32,
+                             SL_TYPE_F16, SL_TYPE_BF16, SL_TYPE_Q4_K, SL_TYPE_Q5_K, SL_TYPE_Q6_K};
     const int Ns[] = {1, 7, 8, 9, 17, 35};
     const int Ts[] = {1, 2, 3, 4, 5, 9, 13};
     for (size_t i = 0; i < sizeof types / sizeof types[0]; i++) {
-        const bool q = types[i] == SL_TYPE_Q4_0 || types[i] == SL_TYPE_Q4_1 || types[i] == SL_TYPE_Q8_0;
+        const bool q = sl_type_block_size(types[i]) == 32; /* 1, 3 and 33 blocks */
         const bool kq = sl_type_block_size(types[i]) == SL_QK_K; /* 1, 3 and 11 super-blocks */
         const int Ks[] = {kq ? 256 : q ? 32 : 5, kq ? 768 : q ? 96 : 13, kq ? 2816 : q ? 1056 : 1031};
         for (size_t a = 0; a < sizeof Ns / sizeof Ns[0]; a++)
@@ -315,6 +315,37 @@ static void test_f32t_layout(void) {
     }
 }
 
+/* q4_1, q5_0 and q5_1 rows at their largest quants (every nibble 15 and
+ * every fifth bit set: 31) against activations that are all +-127 in q8s
+ * (one value per token, of one sign): the int16 chunk sums are at their
+ * bound (8 * 31 * 127 = 31496 for the q5 types). SIMD against the
+ * reference, bit for bit; and the rows with their quants as made. */
+static void test_gemm_legacy_extremes(void) {
+    if (!have_simd()) T_SKIP("no AVX2 on this CPU");
+    const sl_type types[] = {SL_TYPE_Q4_1, SL_TYPE_Q5_0, SL_TYPE_Q5_1};
+    const int N = 16, T = 9, K = 96;
+    for (size_t i = 0; i < sizeof types / sizeof types[0]; i++) {
+        const sl_type t = types[i];
+        const sl_gemm_kernel *ks = sl_gemm_get(t), *kr = sl_gemm_get_ref(t);
+        const size_t w_row = sl_row_size(t, K), bs = sl_type_block_bytes(t);
+        const size_t keep = t == SL_TYPE_Q5_0 ? 2 : 4; /* d (and m) stay: the rest is qh and qs */
+        for (int fill = 0; fill < 2; fill++) {
+            char *W = make_w(t, N, K, 1.0f);
+            for (size_t b = 0; fill && b < (size_t)N * w_row / bs; b++) memset(W + b * bs + keep, 0xFF, bs - keep);
+            float *x = malloc((size_t)T * K * sizeof *x);
+            for (int k = 0; k < T * K; k++) x[k] = k / K % 2 ? 2.0f : -2.0f;
+            size_t x_row;
+            char *xq = make_x(kr, sl_act_quant_get_ref(kr->act), x, T, K, &x_row);
+            float *y0 = malloc((size_t)T * N * sizeof *y0), *y1 = malloc((size_t)T * N * sizeof *y1);
+            kr->gemm(y0, (size_t)N, W, w_row, xq, x_row, N, T, K, false);
+            ks->gemm(y1, (size_t)N, W, w_row, xq, x_row, N, T, K, false);
+            T_CHECK(!memcmp(y0, y1, (size_t)T * N * sizeof *y0), "%s fill=%d: SIMD differs from the reference",
+                    sl_type_name(t), fill);
+            free(W), free(x), free(xq), free(y0), free(y1);
+        }
+    }
+}
+
 static void test_gemm_k_extremes(void) {
     if (!have_simd()) T_SKIP("no AVX2 on this CPU");
     const sl_type types[] = {SL_TYPE_Q4_K, SL_TYPE_Q5_K, SL_TYPE_Q6_K};
@@ -384,7 +415,7 @@ static void test_swiglu(void) {
 
 /* Types without a tile kernel must say so (matmul then uses vec_dot). */
 static void test_gemm_table(void) {
-    T_CHECK(sl_gemm_get(SL_TYPE_Q5_0) == NULL && sl_gemm_get(SL_TYPE_Q3_K) == NULL, "unexpected kernels");
+    T_CHECK(sl_gemm_get(SL_TYPE_Q3_K) == NULL && sl_gemm_get(SL_TYPE_Q2_K) == NULL, "unexpected kernels");
     T_CHECK(sl_gemm_get_ref(SL_TYPE_Q4_1) && sl_gemm_get_ref(SL_TYPE_Q4_1)->act == SL_ACT_Q8S, "q4_1 reads q8s");
     T_CHECK(sl_gemm_get_ref(SL_TYPE_Q6_K) && sl_gemm_get_ref(SL_TYPE_Q6_K)->act == SL_ACT_Q8K, "q6_K reads q8_K");
     T_CHECK(sl_gemm_get_ref(SL_TYPE_Q4_0) && sl_gemm_get_ref(SL_TYPE_Q4_0)->act == SL_ACT_Q8S, "q4_0 reads q8s");
@@ -401,5 +432,6 @@ int main(void) {
     T_RUN(test_gemm_float_blocks);
     T_RUN(test_f32t_layout);
     T_RUN(test_gemm_k_extremes);
+    T_RUN(test_gemm_legacy_extremes);
     return T_DONE();
 }

@@ -67,28 +67,67 @@ void sl_gemm_q4_0_ref(float *y, size_t ldy, const void *W, size_t w_row, const v
     }
 }
 
-/* q4_1: d * q + m per weight, so per block d_w d_x sum(q qx) + m_w (d_x s). */
-void sl_gemm_q4_1_ref(float *y, size_t ldy, const void *W, size_t w_row, const void *xq,
-                      size_t x_row, int nr, int nt, int K, bool acc) {
+/* q4_1, q5_0 and q5_1 (kind: 1, 2, 3): the nibble (and fifth bit) sum
+ * with the block's q8s quants; q5_0 takes its offset of 16 through the
+ * block sum s, the types with a min m add m_w (d_x s): the weight is
+ * d * q + m. */
+static void legacy_ref(float *y, size_t ldy, const void *W, size_t w_row, const void *xq, size_t x_row, int nr,
+                       int nt, int K, bool acc, int kind) {
     const int nb = K / 32;
+    const size_t bs = kind == 1 ? sizeof(sl_block_q4_1) : kind == 2 ? sizeof(sl_block_q5_0) : sizeof(sl_block_q5_1);
     for (int t = 0; t < nt; t++) {
         const void *xr = (const char *)xq + (size_t)t * x_row;
         const int8_t *q = q8s_q(xr);
         const float *d = q8s_d(xr, K);
         const int32_t *s = q8s_s(xr, K);
         for (int r = 0; r < nr; r++) {
-            const sl_block_q4_1 *w = (const void *)((const char *)W + (size_t)r * w_row);
+            const char *row = (const char *)W + (size_t)r * w_row;
             float a = 0;
             for (int b = 0; b < nb; b++) {
+                const void *blk = row + (size_t)b * bs;
+                const uint8_t *qs;
+                uint16_t dh, mh = 0;
+                uint32_t qh = 0;
+                if (kind == 1) {
+                    const sl_block_q4_1 *w = blk;
+                    dh = w->d, mh = w->m, qs = w->qs;
+                } else if (kind == 2) {
+                    const sl_block_q5_0 *w = blk;
+                    dh = w->d, qs = w->qs;
+                    memcpy(&qh, w->qh, 4);
+                } else {
+                    const sl_block_q5_1 *w = blk;
+                    dh = w->d, mh = w->m, qs = w->qs;
+                    memcpy(&qh, w->qh, 4);
+                }
                 int32_t isum = 0;
-                for (int j = 0; j < 16; j++)
-                    isum += (w[b].qs[j] & 0xF) * q[32 * b + j] + (w[b].qs[j] >> 4) * q[32 * b + j + 16];
-                a = fmaf((float)isum, sl_fp16_to_fp32(w[b].d) * d[b], a);
-                a = fmaf(sl_fp16_to_fp32(w[b].m), d[b] * (float)s[b], a);
+                for (int j = 0; j < 16; j++) {
+                    const int lo = (qs[j] & 0xF) | (int)((qh >> j) & 1) << 4;
+                    const int hi = (qs[j] >> 4) | (int)((qh >> (j + 16)) & 1) << 4;
+                    isum += lo * q[32 * b + j] + hi * q[32 * b + j + 16];
+                }
+                if (kind == 2) isum -= 16 * s[b];
+                a = fmaf((float)isum, sl_fp16_to_fp32(dh) * d[b], a);
+                if (kind != 2) a = fmaf(sl_fp16_to_fp32(mh), d[b] * (float)s[b], a);
             }
             store(&y[(size_t)t * ldy + r], a, acc);
         }
     }
+}
+
+void sl_gemm_q4_1_ref(float *y, size_t ldy, const void *W, size_t w_row, const void *xq,
+                      size_t x_row, int nr, int nt, int K, bool acc) {
+    legacy_ref(y, ldy, W, w_row, xq, x_row, nr, nt, K, acc, 1);
+}
+
+void sl_gemm_q5_0_ref(float *y, size_t ldy, const void *W, size_t w_row, const void *xq,
+                      size_t x_row, int nr, int nt, int K, bool acc) {
+    legacy_ref(y, ldy, W, w_row, xq, x_row, nr, nt, K, acc, 2);
+}
+
+void sl_gemm_q5_1_ref(float *y, size_t ldy, const void *W, size_t w_row, const void *xq,
+                      size_t x_row, int nr, int nt, int K, bool acc) {
+    legacy_ref(y, ldy, W, w_row, xq, x_row, nr, nt, K, acc, 3);
 }
 
 void sl_gemm_q8_0_ref(float *y, size_t ldy, const void *W, size_t w_row, const void *xq,

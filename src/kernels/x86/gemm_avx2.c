@@ -122,16 +122,40 @@ INLINE __m256i q4_quad_dot16(const __m256i q[4], const __m256i y[4]) {
     return _mm256_add_epi16(s01, s23);
 }
 
+/* The fifth bits of a quad (q4_quad's layout) from the rows' qh words
+ * (bit e: element e): byte c of each row's qh spread over its 8 bytes of
+ * chunk c, 0x10 where the bit is set. */
+INLINE void q5_high(__m256i q[4], const uint8_t *a, const uint8_t *b, const uint8_t *c, const uint8_t *d) {
+    uint32_t h[4];
+    memcpy(&h[0], a, 4), memcpy(&h[1], b, 4), memcpy(&h[2], c, 4), memcpy(&h[3], d, 4);
+    const __m256i v = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)(const void *)h));
+    const __m256i bits = _mm256_set1_epi64x((long long)0x8040201008040201ULL), b5 = _mm256_set1_epi8(0x10);
+    const long long rep = 0x0101010101010101LL;
+    UNROLL
+    for (int k = 0; k < 4; k++) {
+        /* low lane: bytes k of rows a, b; high lane: of rows c, d */
+        const __m256i sel = _mm256_setr_epi64x(k * rep, (4 + k) * rep, (8 + k) * rep, (12 + k) * rep);
+        const __m256i on = _mm256_cmpeq_epi8(_mm256_and_si256(_mm256_shuffle_epi8(v, sel), bits), bits);
+        q[k] = _mm256_or_si256(q[k], _mm256_and_si256(on, b5));
+    }
+}
+
+/* The legacy 32-element block types the tile below runs. */
+enum { LQ_Q4_0, LQ_Q4_1, LQ_Q5_0, LQ_Q5_1 };
+
 /* One tile: 8 rows (w) x RN tokens, accumulators in lane order
- * [r0 r1 r4 r5 r2 r3 r6 r7], where one vphaddw of the two quads leaves the
- * rows. The eight rows are unpacked once per block for all RN tokens. The
- * int16 sums stay exact: a vpmaddubsw pair is at most 2 * 15 * 127, four
- * chunks add up to 8 * 15 * 127 and vphaddw doubles that, to 30480.
- * q4_0 takes its offset of 8 through the token's block sum s; q4_1 (rows as
- * stored only, q41) adds min * (d_x * s) per block after the scaled sum, as
- * its reference does. */
+ * [r0 r1 r4 r5 r2 r3 r6 r7], where one horizontal add of the two quads
+ * leaves the rows. The eight rows are unpacked once per block for all RN
+ * tokens. The int16 sums stay exact: a vpmaddubsw pair is at most 2 * 15 *
+ * 127, four chunks add up to 8 * 15 * 127 and vphaddw doubles that, to
+ * 30480. With fifth bits a chunk sum reaches 8 * 31 * 127 = 31496, so the
+ * q5 types widen to int32 before the horizontal add.
+ * q4_0 and q5_0 take their offset (8, 16) through the token's block sum s;
+ * q4_1 and q5_1 add min * (d_x * s) per block after the scaled sum, as
+ * their references do. Only q4_0 has an x8 layout. */
 INLINE void q4_tile(__m256 *out, const char *const *w, const char *g, const void *xq, size_t x_row, int t0, int K,
-                    const int RN, const char *pf, const bool x8, const bool q41) {
+                    const int RN, const char *pf, const bool x8, const int lq) {
+    const bool has_min = lq == LQ_Q4_1 || lq == LQ_Q5_1, five = lq == LQ_Q5_0 || lq == LQ_Q5_1;
     const int nb = K / 32;
     q8s_row x[8];
     __m256 acc[8];
@@ -145,7 +169,7 @@ INLINE void q4_tile(__m256 *out, const char *const *w, const char *g, const void
         if (!x8 || RN > 1) prefetch_next(pf, b, 3);
         __m256 dw, mw = _mm256_setzero_ps();
         __m256i q0[4], q1[4];
-        if (q41) {
+        if (lq == LQ_Q4_1) {
             const sl_block_q4_1 *r[8];
             UNROLL
             for (int i = 0; i < 8; i++) r[i] = (const sl_block_q4_1 *)(const void *)w[i] + b;
@@ -153,6 +177,25 @@ INLINE void q4_tile(__m256 *out, const char *const *w, const char *g, const void
             mw = scales8(r[0]->m, r[1]->m, r[4]->m, r[5]->m, r[2]->m, r[3]->m, r[6]->m, r[7]->m);
             q4_quad(r[0]->qs, r[1]->qs, r[2]->qs, r[3]->qs, q0);
             q4_quad(r[4]->qs, r[5]->qs, r[6]->qs, r[7]->qs, q1);
+        } else if (lq == LQ_Q5_0) {
+            const sl_block_q5_0 *r[8];
+            UNROLL
+            for (int i = 0; i < 8; i++) r[i] = (const sl_block_q5_0 *)(const void *)w[i] + b;
+            dw = scales8(r[0]->d, r[1]->d, r[4]->d, r[5]->d, r[2]->d, r[3]->d, r[6]->d, r[7]->d);
+            q4_quad(r[0]->qs, r[1]->qs, r[2]->qs, r[3]->qs, q0);
+            q4_quad(r[4]->qs, r[5]->qs, r[6]->qs, r[7]->qs, q1);
+            q5_high(q0, r[0]->qh, r[1]->qh, r[2]->qh, r[3]->qh);
+            q5_high(q1, r[4]->qh, r[5]->qh, r[6]->qh, r[7]->qh);
+        } else if (lq == LQ_Q5_1) {
+            const sl_block_q5_1 *r[8];
+            UNROLL
+            for (int i = 0; i < 8; i++) r[i] = (const sl_block_q5_1 *)(const void *)w[i] + b;
+            dw = scales8(r[0]->d, r[1]->d, r[4]->d, r[5]->d, r[2]->d, r[3]->d, r[6]->d, r[7]->d);
+            mw = scales8(r[0]->m, r[1]->m, r[4]->m, r[5]->m, r[2]->m, r[3]->m, r[6]->m, r[7]->m);
+            q4_quad(r[0]->qs, r[1]->qs, r[2]->qs, r[3]->qs, q0);
+            q4_quad(r[4]->qs, r[5]->qs, r[6]->qs, r[7]->qs, q1);
+            q5_high(q0, r[0]->qh, r[1]->qh, r[2]->qh, r[3]->qh);
+            q5_high(q1, r[4]->qh, r[5]->qh, r[6]->qh, r[7]->qh);
         } else if (x8) {
             const char *blk = g + (size_t)b * SL_X8_BLOCK_Q4_0;
             if (RN == 1) sl_prefetch_x8_ahead(blk, SL_X8_BLOCK_Q4_0);
@@ -177,11 +220,17 @@ INLINE void q4_tile(__m256 *out, const char *const *w, const char *g, const void
                 memcpy(&v, yq + 8 * c, sizeof v);
                 y[c] = _mm256_set1_epi64x(v);
             }
-            __m256i isum = _mm256_madd_epi16(_mm256_hadd_epi16(q4_quad_dot16(q0, y), q4_quad_dot16(q1, y)), ones);
-            if (!q41) isum = _mm256_sub_epi32(isum, _mm256_slli_epi32(_mm256_set1_epi32(x[j].s[b]), 3));
+            __m256i isum;
+            if (five)
+                isum = _mm256_hadd_epi32(_mm256_madd_epi16(q4_quad_dot16(q0, y), ones),
+                                         _mm256_madd_epi16(q4_quad_dot16(q1, y), ones));
+            else
+                isum = _mm256_madd_epi16(_mm256_hadd_epi16(q4_quad_dot16(q0, y), q4_quad_dot16(q1, y)), ones);
+            if (!has_min)
+                isum = _mm256_sub_epi32(isum, _mm256_slli_epi32(_mm256_set1_epi32(x[j].s[b]), five ? 4 : 3));
             const __m256 scale = _mm256_mul_ps(dw, _mm256_set1_ps(x[j].d[b]));
             acc[j] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(isum), scale, acc[j]);
-            if (q41) acc[j] = _mm256_fmadd_ps(mw, _mm256_set1_ps(x[j].d[b] * (float)x[j].s[b]), acc[j]);
+            if (has_min) acc[j] = _mm256_fmadd_ps(mw, _mm256_set1_ps(x[j].d[b] * (float)x[j].s[b]), acc[j]);
         }
     }
     /* lane order -> row order */
@@ -200,7 +249,7 @@ INLINE void q4_tile(__m256 *out, const char *const *w, const char *g, const void
 
 /* Both layouts: x8 (row-interleaved groups, nr % 8 == 0) or rows as stored. */
 INLINE void q4_gemm(float *y, size_t ldy, const void *W, size_t w_row, const void *xq, size_t x_row, int nr,
-                    int nt, int K, bool acc, const bool x8, const bool q41) {
+                    int nt, int K, bool acc, const bool x8, const int lq) {
     for (int r0 = 0; r0 < nr; r0 += 8) {
         GROUP_ROWS(char, w, W, w_row, r0, nr);
         const char *g = (const char *)W + (size_t)r0 * w_row;
@@ -210,15 +259,15 @@ INLINE void q4_gemm(float *y, size_t ldy, const void *W, size_t w_row, const voi
         int t = 0;
         __m256 out[8];
         for (; t + 8 <= nt; t += 8) {
-            q4_tile(out, w, g, xq, x_row, t, K, 8, pf, x8, q41);
+            q4_tile(out, w, g, xq, x_row, t, K, 8, pf, x8, lq);
             for (int j = 0; j < 8; j++) sl_store_rows8(y + (size_t)(t + j) * ldy + r0, out[j], n, acc);
         }
         for (; t + 4 <= nt; t += 4) {
-            q4_tile(out, w, g, xq, x_row, t, K, 4, pf, x8, q41);
+            q4_tile(out, w, g, xq, x_row, t, K, 4, pf, x8, lq);
             for (int j = 0; j < 4; j++) sl_store_rows8(y + (size_t)(t + j) * ldy + r0, out[j], n, acc);
         }
         for (; t < nt; t++) {
-            q4_tile(out, w, g, xq, x_row, t, K, 1, pf, x8, q41);
+            q4_tile(out, w, g, xq, x_row, t, K, 1, pf, x8, lq);
             sl_store_rows8(y + (size_t)t * ldy + r0, out[0], n, acc);
         }
     }
@@ -226,17 +275,27 @@ INLINE void q4_gemm(float *y, size_t ldy, const void *W, size_t w_row, const voi
 
 void sl_gemm_q4_0_avx2(float *y, size_t ldy, const void *W, size_t w_row, const void *xq,
                        size_t x_row, int nr, int nt, int K, bool acc) {
-    q4_gemm(y, ldy, W, w_row, xq, x_row, nr, nt, K, acc, false, false);
+    q4_gemm(y, ldy, W, w_row, xq, x_row, nr, nt, K, acc, false, LQ_Q4_0);
 }
 
 void sl_gemm_q4_1_avx2(float *y, size_t ldy, const void *W, size_t w_row, const void *xq,
                        size_t x_row, int nr, int nt, int K, bool acc) {
-    q4_gemm(y, ldy, W, w_row, xq, x_row, nr, nt, K, acc, false, true);
+    q4_gemm(y, ldy, W, w_row, xq, x_row, nr, nt, K, acc, false, LQ_Q4_1);
+}
+
+void sl_gemm_q5_0_avx2(float *y, size_t ldy, const void *W, size_t w_row, const void *xq,
+                       size_t x_row, int nr, int nt, int K, bool acc) {
+    q4_gemm(y, ldy, W, w_row, xq, x_row, nr, nt, K, acc, false, LQ_Q5_0);
+}
+
+void sl_gemm_q5_1_avx2(float *y, size_t ldy, const void *W, size_t w_row, const void *xq,
+                       size_t x_row, int nr, int nt, int K, bool acc) {
+    q4_gemm(y, ldy, W, w_row, xq, x_row, nr, nt, K, acc, false, LQ_Q5_1);
 }
 
 void sl_gemm_q4_0x8_avx2(float *y, size_t ldy, const void *W, size_t w_row, const void *xq,
                          size_t x_row, int nr, int nt, int K, bool acc) {
-    q4_gemm(y, ldy, W, w_row, xq, x_row, nr, nt, K, acc, true, false);
+    q4_gemm(y, ldy, W, w_row, xq, x_row, nr, nt, K, acc, true, LQ_Q4_0);
 }
 
 /* ---- q8_0 --------------------------------------------------------------------------- */
