@@ -21,6 +21,7 @@
  * as loaded, activations in f32t tiles (see float_prefill). */
 #include <immintrin.h>
 #include <math.h>
+#include <stddef.h>
 
 #include "kernels/gemm.h"
 #include "kernels/x86/avx2_util.h"
@@ -140,8 +141,26 @@ INLINE void q5_high(__m256i q[4], const uint8_t *a, const uint8_t *b, const uint
     }
 }
 
-/* The legacy 32-element block types the tile below runs. */
+/* The legacy 32-element block types the tile below runs: block bytes and
+ * where the nibbles start (the f16 d leads each block, the min m follows
+ * it in q4_1 and q5_1). */
 enum { LQ_Q4_0, LQ_Q4_1, LQ_Q5_0, LQ_Q5_1 };
+INLINE size_t lq_block_bytes(int lq) {
+    return lq == LQ_Q4_0 ? sizeof(sl_block_q4_0) : lq == LQ_Q4_1 ? sizeof(sl_block_q4_1)
+         : lq == LQ_Q5_0 ? sizeof(sl_block_q5_0) : sizeof(sl_block_q5_1);
+}
+INLINE size_t lq_qs_at(int lq) {
+    return lq == LQ_Q4_0 ? offsetof(sl_block_q4_0, qs) : lq == LQ_Q4_1 ? offsetof(sl_block_q4_1, qs)
+         : lq == LQ_Q5_0 ? offsetof(sl_block_q5_0, qs) : offsetof(sl_block_q5_1, qs);
+}
+
+/* The f16 at byte at of each of 8 blocks, in the tiles' lane order. */
+INLINE __m256 scales8_at(const uint8_t *const *r, size_t at) {
+    uint16_t h[8];
+    UNROLL
+    for (int i = 0; i < 8; i++) memcpy(&h[i], r[i] + at, 2);
+    return scales8(h[0], h[1], h[4], h[5], h[2], h[3], h[6], h[7]);
+}
 
 /* One tile: 8 rows (w) x RN tokens, accumulators in lane order
  * [r0 r1 r4 r5 r2 r3 r6 r7], where one horizontal add of the two quads
@@ -169,46 +188,26 @@ INLINE void q4_tile(__m256 *out, const char *const *w, const char *g, const void
         if (!x8 || RN > 1) prefetch_next(pf, b, 3);
         __m256 dw, mw = _mm256_setzero_ps();
         __m256i q0[4], q1[4];
-        if (lq == LQ_Q4_1) {
-            const sl_block_q4_1 *r[8];
-            UNROLL
-            for (int i = 0; i < 8; i++) r[i] = (const sl_block_q4_1 *)(const void *)w[i] + b;
-            dw = scales8(r[0]->d, r[1]->d, r[4]->d, r[5]->d, r[2]->d, r[3]->d, r[6]->d, r[7]->d);
-            mw = scales8(r[0]->m, r[1]->m, r[4]->m, r[5]->m, r[2]->m, r[3]->m, r[6]->m, r[7]->m);
-            q4_quad(r[0]->qs, r[1]->qs, r[2]->qs, r[3]->qs, q0);
-            q4_quad(r[4]->qs, r[5]->qs, r[6]->qs, r[7]->qs, q1);
-        } else if (lq == LQ_Q5_0) {
-            const sl_block_q5_0 *r[8];
-            UNROLL
-            for (int i = 0; i < 8; i++) r[i] = (const sl_block_q5_0 *)(const void *)w[i] + b;
-            dw = scales8(r[0]->d, r[1]->d, r[4]->d, r[5]->d, r[2]->d, r[3]->d, r[6]->d, r[7]->d);
-            q4_quad(r[0]->qs, r[1]->qs, r[2]->qs, r[3]->qs, q0);
-            q4_quad(r[4]->qs, r[5]->qs, r[6]->qs, r[7]->qs, q1);
-            q5_high(q0, r[0]->qh, r[1]->qh, r[2]->qh, r[3]->qh);
-            q5_high(q1, r[4]->qh, r[5]->qh, r[6]->qh, r[7]->qh);
-        } else if (lq == LQ_Q5_1) {
-            const sl_block_q5_1 *r[8];
-            UNROLL
-            for (int i = 0; i < 8; i++) r[i] = (const sl_block_q5_1 *)(const void *)w[i] + b;
-            dw = scales8(r[0]->d, r[1]->d, r[4]->d, r[5]->d, r[2]->d, r[3]->d, r[6]->d, r[7]->d);
-            mw = scales8(r[0]->m, r[1]->m, r[4]->m, r[5]->m, r[2]->m, r[3]->m, r[6]->m, r[7]->m);
-            q4_quad(r[0]->qs, r[1]->qs, r[2]->qs, r[3]->qs, q0);
-            q4_quad(r[4]->qs, r[5]->qs, r[6]->qs, r[7]->qs, q1);
-            q5_high(q0, r[0]->qh, r[1]->qh, r[2]->qh, r[3]->qh);
-            q5_high(q1, r[4]->qh, r[5]->qh, r[6]->qh, r[7]->qh);
-        } else if (x8) {
+        if (x8) {
             const char *blk = g + (size_t)b * SL_X8_BLOCK_Q4_0;
             if (RN == 1) sl_prefetch_x8_ahead(blk, SL_X8_BLOCK_Q4_0);
             dw = sl_load_f16x8(blk);
             x8_nibbles(blk + 16, q0);
             x8_nibbles(blk + 16 + 64, q1);
         } else {
-            const sl_block_q4_0 *r[8];
+            const uint8_t *r[8]; /* the rows' block b */
             UNROLL
-            for (int i = 0; i < 8; i++) r[i] = (const sl_block_q4_0 *)(const void *)w[i] + b;
-            dw = scales8(r[0]->d, r[1]->d, r[4]->d, r[5]->d, r[2]->d, r[3]->d, r[6]->d, r[7]->d);
-            q4_quad(r[0]->qs, r[1]->qs, r[2]->qs, r[3]->qs, q0);
-            q4_quad(r[4]->qs, r[5]->qs, r[6]->qs, r[7]->qs, q1);
+            for (int i = 0; i < 8; i++) r[i] = (const uint8_t *)w[i] + (size_t)b * lq_block_bytes(lq);
+            dw = scales8_at(r, 0); /* d leads every block */
+            if (has_min) mw = scales8_at(r, 2);
+            const size_t qs = lq_qs_at(lq);
+            q4_quad(r[0] + qs, r[1] + qs, r[2] + qs, r[3] + qs, q0);
+            q4_quad(r[4] + qs, r[5] + qs, r[6] + qs, r[7] + qs, q1);
+            if (five) {
+                const size_t qh = has_min ? offsetof(sl_block_q5_1, qh) : offsetof(sl_block_q5_0, qh);
+                q5_high(q0, r[0] + qh, r[1] + qh, r[2] + qh, r[3] + qh);
+                q5_high(q1, r[4] + qh, r[5] + qh, r[6] + qh, r[7] + qh);
+            }
         }
         UNROLL
         for (int j = 0; j < RN; j++) {
