@@ -14,10 +14,13 @@
  * and the row and token split across threads never changes a result.
  *
  * Three families:
- *  - Q8S kernels (q4_0, q8_0 weights): activations in the q8s row format
- *    below. Per 32-element block, the integer dot of weights and activation
- *    quants is exact; each row keeps one float accumulator over blocks:
+ *  - Q8S kernels (q4_0, q4_1, q5_0, q5_1, q8_0 weights): activations in the
+ *    q8s row format below. Per 32-element block, the integer dot of weights
+ *    and activation quants is exact; each row keeps one float accumulator
+ *    over blocks:
  *        acc = fma((float)isum_b, d_w[b] * d_x[b], acc)
+ *    and the types with a min m (q4_1, q5_1) then
+ *        acc = fma(m_w[b], d_x[b] * (float)s_x[b], acc)
  *    SIMD versions put 8 weight rows in the 8 lanes of a vector, so there is
  *    no horizontal sum per row and one scale vector serves 8 rows; the
  *    scalar references do the same arithmetic and give the same bits.
