@@ -89,7 +89,7 @@ INLINE q8s_row q8s_at(const void *xq, size_t x_row, int t, int K) {
 /* Software prefetch of the next 8-row group while this one is computed: the
  * group's rows are 8 short streams (one row each) that the hardware
  * prefetchers learn too late, while the next group is one contiguous run of
- * 8 * w_row bytes. Per block the kernel consumes 8 blocks (8 * 18 or 8 * 34
+ * 8 * w_row bytes. Per block the kernel consumes 8 blocks (8 * 18 to 8 * 34
  * bytes); n lines (n * 64 bytes) per block keep ahead of that. Prefetches
  * past the matrix are harmless (they never fault). */
 INLINE void prefetch_next(const char *pf, int b, const int n) {
@@ -98,7 +98,7 @@ INLINE void prefetch_next(const char *pf, int b, const int n) {
     for (int i = 0; i < n; i++) _mm_prefetch(pf + ((size_t)b * n + i) * 64, _MM_HINT_T0);
 }
 
-/* ---- q4_0 and q4_1 ------------------------------------------------------------------ */
+/* ---- q4_0, q4_1, q5_0 and q5_1 -------------------------------------------------------- */
 
 /* Four rows a, b, c, d of one block (their 16 bytes of nibbles) as four
  * vectors of 8-element chunks: q[c] = [a(8c..8c+7) b(..) | c(..) d(..)],
