@@ -72,20 +72,15 @@ static void rmsnorm_batch(sl_session *s, float *out, const float *x, const float
 }
 
 /* Keys rotated to their absolute positions, then keys and values written
- * in the cache's element type. */
-typedef struct {
-    sl_session *s;
-    int G, D, n_rot;
-} kv_rows_job;
-
+ * in the cache's element type (ctx: the session). */
 static void kv_rows_tokens(void *ctx, int t0, int t1) {
-    const kv_rows_job *j = ctx;
-    sl_session *s = j->s;
+    sl_session *s = ctx;
+    const sl_hparams *hp = &s->m->hp;
     const sl_kv_cache *kv = &s->kv;
-    const size_t KV = (size_t)j->G * j->D, rb = kv->row_bytes;
+    const size_t KV = (size_t)hp->n_head_kv * hp->head_dim, rb = kv->row_bytes;
     for (int t = t0; t < t1; t++) {
         float *kt = s->k + (size_t)t * KV;
-        sl_rope_apply(&s->rope, kt, j->G, j->D, s->cs_win + (size_t)t * j->n_rot);
+        sl_rope_apply(&s->rope, kt, hp->n_head_kv, hp->head_dim, s->cs_win + (size_t)t * hp->n_rot);
         sl_kv_convert_row(kv, (char *)s->k_new + (size_t)t * rb, kt, KV);
         sl_kv_convert_row(kv, (char *)s->v_new + (size_t)t * rb, s->v + (size_t)t * KV, KV);
     }
@@ -182,8 +177,7 @@ sl_status sl_forward_llama(sl_session *s, const int32_t *tokens, int T, float *l
          * the cache's element type before anyone attends to them, so a
          * token sees the same key whether it arrived in this batch or an
          * earlier one. */
-        kv_rows_job kj = {.s = s, .G = G, .D = D, .n_rot = n_rot};
-        for_tokens(s->pool, T, 2 * KV, kv_rows_tokens, &kj);
+        for_tokens(s->pool, T, 2 * KV, kv_rows_tokens, s);
         ab.layer = il;
         ab.t_out = o0;
         sl_attention(s->pool, &ab);

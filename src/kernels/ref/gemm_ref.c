@@ -43,17 +43,14 @@ void sl_quant_q8s_ref(void *xq, const float *x, int K) {
 
 static inline void store(float *y, float v, bool acc) { *y = acc ? *y + v : v; }
 
-/* q4_0, q4_1, q5_0 and q5_1 (kind: 0, 1, 2, 3): the sum of the nibbles (as
- * 0..15, with the fifth bit 0..31) times the block's q8s quants; q4_0 and
- * q5_0 take their offsets of 8 and 16 through the block sum s, the types
- * with a min m add m_w (d_x s) (their weight is d * q + m). */
+/* q4_0, q4_1, q5_0 and q5_1 (wt): the sum of the nibbles (as 0..15, with
+ * the fifth bit 0..31) times the block's q8s quants; q4_0 and q5_0 take
+ * their offsets of 8 and 16 through the block sum s, the types with a min
+ * m add m_w (d_x s) (their weight is d * q + m). */
 static void legacy_ref(float *y, size_t ldy, const void *W, size_t w_row, const void *xq, size_t x_row, int nr,
-                       int nt, int K, bool acc, int kind) {
+                       int nt, int K, bool acc, sl_type wt) {
     const int nb = K / 32;
-    const size_t bs = kind == 0 ? sizeof(sl_block_q4_0)
-                    : kind == 1 ? sizeof(sl_block_q4_1)
-                    : kind == 2 ? sizeof(sl_block_q5_0)
-                                : sizeof(sl_block_q5_1);
+    const size_t bs = sl_type_block_bytes(wt);
     for (int t = 0; t < nt; t++) {
         const void *xr = (const char *)xq + (size_t)t * x_row;
         const int8_t *q = q8s_q(xr);
@@ -67,13 +64,13 @@ static void legacy_ref(float *y, size_t ldy, const void *W, size_t w_row, const 
                 const uint8_t *qs;
                 uint16_t dh, mh = 0;
                 uint32_t qh = 0;
-                if (kind == 0) {
+                if (wt == SL_TYPE_Q4_0) {
                     const sl_block_q4_0 *w = blk;
                     dh = w->d, qs = w->qs;
-                } else if (kind == 1) {
+                } else if (wt == SL_TYPE_Q4_1) {
                     const sl_block_q4_1 *w = blk;
                     dh = w->d, mh = w->m, qs = w->qs;
-                } else if (kind == 2) {
+                } else if (wt == SL_TYPE_Q5_0) {
                     const sl_block_q5_0 *w = blk;
                     dh = w->d, qs = w->qs;
                     memcpy(&qh, w->qh, 4);
@@ -88,9 +85,9 @@ static void legacy_ref(float *y, size_t ldy, const void *W, size_t w_row, const 
                     const int hi = (qs[j] >> 4) | (int)((qh >> (j + 16)) & 1) << 4;
                     isum += lo * q[32 * b + j] + hi * q[32 * b + j + 16];
                 }
-                if (kind == 0 || kind == 2) isum -= (kind == 0 ? 8 : 16) * s[b];
+                if (wt == SL_TYPE_Q4_0 || wt == SL_TYPE_Q5_0) isum -= (wt == SL_TYPE_Q4_0 ? 8 : 16) * s[b];
                 a = fmaf((float)isum, sl_fp16_to_fp32(dh) * d[b], a);
-                if (kind == 1 || kind == 3) a = fmaf(sl_fp16_to_fp32(mh), d[b] * (float)s[b], a);
+                if (wt == SL_TYPE_Q4_1 || wt == SL_TYPE_Q5_1) a = fmaf(sl_fp16_to_fp32(mh), d[b] * (float)s[b], a);
             }
             store(&y[(size_t)t * ldy + r], a, acc);
         }
@@ -99,22 +96,22 @@ static void legacy_ref(float *y, size_t ldy, const void *W, size_t w_row, const 
 
 void sl_gemm_q4_0_ref(float *y, size_t ldy, const void *W, size_t w_row, const void *xq,
                       size_t x_row, int nr, int nt, int K, bool acc) {
-    legacy_ref(y, ldy, W, w_row, xq, x_row, nr, nt, K, acc, 0);
+    legacy_ref(y, ldy, W, w_row, xq, x_row, nr, nt, K, acc, SL_TYPE_Q4_0);
 }
 
 void sl_gemm_q4_1_ref(float *y, size_t ldy, const void *W, size_t w_row, const void *xq,
                       size_t x_row, int nr, int nt, int K, bool acc) {
-    legacy_ref(y, ldy, W, w_row, xq, x_row, nr, nt, K, acc, 1);
+    legacy_ref(y, ldy, W, w_row, xq, x_row, nr, nt, K, acc, SL_TYPE_Q4_1);
 }
 
 void sl_gemm_q5_0_ref(float *y, size_t ldy, const void *W, size_t w_row, const void *xq,
                       size_t x_row, int nr, int nt, int K, bool acc) {
-    legacy_ref(y, ldy, W, w_row, xq, x_row, nr, nt, K, acc, 2);
+    legacy_ref(y, ldy, W, w_row, xq, x_row, nr, nt, K, acc, SL_TYPE_Q5_0);
 }
 
 void sl_gemm_q5_1_ref(float *y, size_t ldy, const void *W, size_t w_row, const void *xq,
                       size_t x_row, int nr, int nt, int K, bool acc) {
-    legacy_ref(y, ldy, W, w_row, xq, x_row, nr, nt, K, acc, 3);
+    legacy_ref(y, ldy, W, w_row, xq, x_row, nr, nt, K, acc, SL_TYPE_Q5_1);
 }
 
 void sl_gemm_q8_0_ref(float *y, size_t ldy, const void *W, size_t w_row, const void *xq,

@@ -141,17 +141,17 @@ INLINE void q5_high(__m256i q[4], const uint8_t *a, const uint8_t *b, const uint
     }
 }
 
-/* The legacy 32-element block types the tile below runs: block bytes and
- * where the nibbles start (the f16 d leads each block, the min m follows
- * it in q4_1 and q5_1). */
-enum { LQ_Q4_0, LQ_Q4_1, LQ_Q5_0, LQ_Q5_1 };
-INLINE size_t lq_block_bytes(int lq) {
-    return lq == LQ_Q4_0 ? sizeof(sl_block_q4_0) : lq == LQ_Q4_1 ? sizeof(sl_block_q4_1)
-         : lq == LQ_Q5_0 ? sizeof(sl_block_q5_0) : sizeof(sl_block_q5_1);
+/* The legacy 32-element block types the tile below runs (q4_0, q4_1, q5_0,
+ * q5_1): block bytes and where the nibbles start (the f16 d leads each
+ * block, the min m follows it in q4_1 and q5_1). Constants here, so that
+ * each kernel's copy of the tile folds them. */
+INLINE size_t lq_block_bytes(sl_type lq) {
+    return lq == SL_TYPE_Q4_0 ? sizeof(sl_block_q4_0) : lq == SL_TYPE_Q4_1 ? sizeof(sl_block_q4_1)
+         : lq == SL_TYPE_Q5_0 ? sizeof(sl_block_q5_0) : sizeof(sl_block_q5_1);
 }
-INLINE size_t lq_qs_at(int lq) {
-    return lq == LQ_Q4_0 ? offsetof(sl_block_q4_0, qs) : lq == LQ_Q4_1 ? offsetof(sl_block_q4_1, qs)
-         : lq == LQ_Q5_0 ? offsetof(sl_block_q5_0, qs) : offsetof(sl_block_q5_1, qs);
+INLINE size_t lq_qs_at(sl_type lq) {
+    return lq == SL_TYPE_Q4_0 ? offsetof(sl_block_q4_0, qs) : lq == SL_TYPE_Q4_1 ? offsetof(sl_block_q4_1, qs)
+         : lq == SL_TYPE_Q5_0 ? offsetof(sl_block_q5_0, qs) : offsetof(sl_block_q5_1, qs);
 }
 
 /* The f16 at byte at of each of 8 blocks, in the tiles' lane order. */
@@ -173,8 +173,8 @@ INLINE __m256 scales8_at(const uint8_t *const *r, size_t at) {
  * q4_1 and q5_1 add min * (d_x * s) per block after the scaled sum, as
  * their references do. Only q4_0 has an x8 layout. */
 INLINE void q4_tile(__m256 *out, const char *const *w, const char *g, const void *xq, size_t x_row, int t0, int K,
-                    const int RN, const char *pf, const bool x8, const int lq) {
-    const bool has_min = lq == LQ_Q4_1 || lq == LQ_Q5_1, five = lq == LQ_Q5_0 || lq == LQ_Q5_1;
+                    const int RN, const char *pf, const bool x8, const sl_type lq) {
+    const bool has_min = lq == SL_TYPE_Q4_1 || lq == SL_TYPE_Q5_1, five = lq == SL_TYPE_Q5_0 || lq == SL_TYPE_Q5_1;
     const int nb = K / 32;
     q8s_row x[8];
     __m256 acc[8];
@@ -248,7 +248,7 @@ INLINE void q4_tile(__m256 *out, const char *const *w, const char *g, const void
 
 /* Both layouts: x8 (row-interleaved groups, nr % 8 == 0) or rows as stored. */
 INLINE void q4_gemm(float *y, size_t ldy, const void *W, size_t w_row, const void *xq, size_t x_row, int nr,
-                    int nt, int K, bool acc, const bool x8, const int lq) {
+                    int nt, int K, bool acc, const bool x8, const sl_type lq) {
     for (int r0 = 0; r0 < nr; r0 += 8) {
         GROUP_ROWS(char, w, W, w_row, r0, nr);
         const char *g = (const char *)W + (size_t)r0 * w_row;
@@ -274,27 +274,27 @@ INLINE void q4_gemm(float *y, size_t ldy, const void *W, size_t w_row, const voi
 
 void sl_gemm_q4_0_avx2(float *y, size_t ldy, const void *W, size_t w_row, const void *xq,
                        size_t x_row, int nr, int nt, int K, bool acc) {
-    q4_gemm(y, ldy, W, w_row, xq, x_row, nr, nt, K, acc, false, LQ_Q4_0);
+    q4_gemm(y, ldy, W, w_row, xq, x_row, nr, nt, K, acc, false, SL_TYPE_Q4_0);
 }
 
 void sl_gemm_q4_1_avx2(float *y, size_t ldy, const void *W, size_t w_row, const void *xq,
                        size_t x_row, int nr, int nt, int K, bool acc) {
-    q4_gemm(y, ldy, W, w_row, xq, x_row, nr, nt, K, acc, false, LQ_Q4_1);
+    q4_gemm(y, ldy, W, w_row, xq, x_row, nr, nt, K, acc, false, SL_TYPE_Q4_1);
 }
 
 void sl_gemm_q5_0_avx2(float *y, size_t ldy, const void *W, size_t w_row, const void *xq,
                        size_t x_row, int nr, int nt, int K, bool acc) {
-    q4_gemm(y, ldy, W, w_row, xq, x_row, nr, nt, K, acc, false, LQ_Q5_0);
+    q4_gemm(y, ldy, W, w_row, xq, x_row, nr, nt, K, acc, false, SL_TYPE_Q5_0);
 }
 
 void sl_gemm_q5_1_avx2(float *y, size_t ldy, const void *W, size_t w_row, const void *xq,
                        size_t x_row, int nr, int nt, int K, bool acc) {
-    q4_gemm(y, ldy, W, w_row, xq, x_row, nr, nt, K, acc, false, LQ_Q5_1);
+    q4_gemm(y, ldy, W, w_row, xq, x_row, nr, nt, K, acc, false, SL_TYPE_Q5_1);
 }
 
 void sl_gemm_q4_0x8_avx2(float *y, size_t ldy, const void *W, size_t w_row, const void *xq,
                          size_t x_row, int nr, int nt, int K, bool acc) {
-    q4_gemm(y, ldy, W, w_row, xq, x_row, nr, nt, K, acc, true, LQ_Q4_0);
+    q4_gemm(y, ldy, W, w_row, xq, x_row, nr, nt, K, acc, true, SL_TYPE_Q4_0);
 }
 
 /* ---- q8_0 --------------------------------------------------------------------------- */
