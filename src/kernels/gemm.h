@@ -139,7 +139,7 @@ void sl_swiglu_ref(float *g, const float *u, int n);
 void sl_swiglu_avx2(float *g, const float *u, int n);
 
 /* ---- row-interleaved ("x8") weights ----
- * The SIMD q4_0, q8_0 and K-quant kernels take 8 rows at a time; stored as GGUF has
+ * The SIMD q4_0..q5_1, q8_0 and K-quant kernels take 8 rows at a time; stored as GGUF has
  * them, each block of a group is 8 short loads from 8 rows and 8 scales
  * picked one by one, work that costs more than the products on one core.
  * Repacked at load time, a group of 8 rows (rows 8g..8g+7) becomes one
@@ -153,6 +153,14 @@ void sl_swiglu_avx2(float *g, const float *u, int n);
  * so row r0 of a group still starts at r0 * w_row; a product must cover
  * whole groups (N % 8 == 0, nr % 8 == 0). The arithmetic is the plain
  * kernel's: the same bits as the reference on the original rows.
+ * q4_1, q5_0 and q5_1 groups (160, 176, 192 = 8 * 20, 22, 24 bytes per
+ * block) are q4_0's with the rest of each block between the scales and the
+ * quants:
+ *     uint16 d[8]          in lane order
+ *     uint16 m[8]          q4_1, q5_1: the mins, in lane order
+ *     uint8  qh[8][4]      q5_0, q5_1: each row's fifth bits, rows 0..7 in
+ *                          order (a quad's 4 rows are one 16-byte load)
+ *     uint8  qs[2][2][4][8] as q4_0's, the last 128 bytes of the block
  * q4_K groups hold, per super-block (1152 = 8 * 144 bytes):
  *     uint16 d[8], dmin[8]  in lane order
  *     uint8  scales[8][12]  rows 0..7 in order, as stored
@@ -175,6 +183,8 @@ void sl_swiglu_avx2(float *g, const float *u, int n);
  * so decode reads one sequential run instead of 8 short row streams. It
  * pays only while a group is short (sl_gemm_x8_wanted). */
 #define SL_X8_BLOCK_Q4_0 144
+#define SL_X8_LQ_M 16 /* q4_1, q5_1: the mins */
+#define SL_X8_LQ_QS_END 128 /* q4_0 .. q5_1: the quants, counted from the block's end */
 #define SL_X8_F16_ROW 16 /* bytes of one row per 8-column step */
 #define SL_X8_BLOCK_F16 (8 * SL_X8_F16_ROW)
 /* The longest f16 (and bf16) rows worth repacking: at K = 768 the x8 f16 matvec was
@@ -250,6 +260,12 @@ void sl_gemm_f16x8_avx2(float *y, size_t ldy, const void *W, size_t w_row, const
 void sl_gemm_bf16x8_avx2(float *y, size_t ldy, const void *W, size_t w_row, const void *xq,
                          size_t x_row, int nr, int nt, int K, bool acc);
 void sl_gemm_q4_0x8_avx2(float *y, size_t ldy, const void *W, size_t w_row, const void *xq,
+                         size_t x_row, int nr, int nt, int K, bool acc);
+void sl_gemm_q4_1x8_avx2(float *y, size_t ldy, const void *W, size_t w_row, const void *xq,
+                         size_t x_row, int nr, int nt, int K, bool acc);
+void sl_gemm_q5_0x8_avx2(float *y, size_t ldy, const void *W, size_t w_row, const void *xq,
+                         size_t x_row, int nr, int nt, int K, bool acc);
+void sl_gemm_q5_1x8_avx2(float *y, size_t ldy, const void *W, size_t w_row, const void *xq,
                          size_t x_row, int nr, int nt, int K, bool acc);
 void sl_gemm_q8_0x8_avx2(float *y, size_t ldy, const void *W, size_t w_row, const void *xq,
                          size_t x_row, int nr, int nt, int K, bool acc);

@@ -62,6 +62,8 @@ sl_swiglu_fn sl_swiglu_get(void) {
 const sl_gemm_kernel *sl_gemm_get_x8(sl_type t) {
 #ifdef HAVE_AVX2_BUILD
     static const sl_gemm_kernel q4_0x8 = {sl_gemm_q4_0x8_avx2, SL_ACT_Q8S, 8}, q8_0x8 = {sl_gemm_q8_0x8_avx2, SL_ACT_Q8S, 8},
+                                q4_1x8 = {sl_gemm_q4_1x8_avx2, SL_ACT_Q8S, 8}, q5_0x8 = {sl_gemm_q5_0x8_avx2, SL_ACT_Q8S, 8},
+                                q5_1x8 = {sl_gemm_q5_1x8_avx2, SL_ACT_Q8S, 8},
                                 q4_kx8 = {sl_gemm_q4_kx8_avx2, SL_ACT_Q8K, 8}, q5_kx8 = {sl_gemm_q5_kx8_avx2, SL_ACT_Q8K, 8},
                                 q6_kx8 = {sl_gemm_q6_kx8_avx2, SL_ACT_Q8K, 8},
                                 f16x8 = {sl_gemm_f16x8_avx2, SL_ACT_F32T, 8},
@@ -69,7 +71,8 @@ const sl_gemm_kernel *sl_gemm_get_x8(sl_type t) {
     if (!use_avx2()) return NULL;
     return t == SL_TYPE_Q4_0 ? &q4_0x8 : t == SL_TYPE_Q8_0 ? &q8_0x8 : t == SL_TYPE_Q4_K ? &q4_kx8
          : t == SL_TYPE_Q5_K ? &q5_kx8 : t == SL_TYPE_Q6_K ? &q6_kx8 : t == SL_TYPE_F16 ? &f16x8
-         : t == SL_TYPE_BF16 ? &bf16x8 : NULL;
+         : t == SL_TYPE_BF16 ? &bf16x8 : t == SL_TYPE_Q4_1 ? &q4_1x8 : t == SL_TYPE_Q5_0 ? &q5_0x8
+         : t == SL_TYPE_Q5_1 ? &q5_1x8 : NULL;
 #else
     (void)t;
     return NULL;

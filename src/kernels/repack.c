@@ -11,17 +11,23 @@
 static const int LANE_ROW[8] = {0, 1, 4, 5, 2, 3, 6, 7};
 
 /* One group of 8 rows (src rows w_row apart) into x8 blocks at dst. Each
- * source block is bb bytes: a 2-byte f16 scale, then C * 8 bytes of quants. */
-static void repack_group(char *dst, const char *src, size_t w_row, int nb, size_t bb, int C) {
-    const size_t xb = 16 + (size_t)64 * C; /* 8 * bb */
+ * source block is bb bytes: a 2-byte f16 scale d, then (q4_1, q5_1) an f16
+ * min m, then (q5_0, q5_1) 4 bytes of fifth bits, then C * 8 bytes of
+ * quants. */
+static void repack_group(char *dst, const char *src, size_t w_row, int nb, size_t bb, int C, bool min, bool qh) {
+    const size_t qs = bb - (size_t)8 * C, oqs = 8 * qs; /* 8 * bb - 64 * C */
     for (int b = 0; b < nb; b++) {
-        char *o = dst + (size_t)b * xb;
-        for (int i = 0; i < 8; i++) memcpy(o + 2 * i, src + (size_t)LANE_ROW[i] * w_row + (size_t)b * bb, 2);
+        char *o = dst + (size_t)b * 8 * bb;
+        const char *blk = src + (size_t)b * bb;
+        for (int i = 0; i < 8; i++) {
+            memcpy(o + 2 * i, blk + (size_t)LANE_ROW[i] * w_row, 2);
+            if (min) memcpy(o + SL_X8_LQ_M + 2 * i, blk + (size_t)LANE_ROW[i] * w_row + 2, 2);
+            if (qh) memcpy(o + (min ? 32 : 16) + 4 * i, blk + (size_t)i * w_row + (min ? 4 : 2), 4);
+        }
         for (int h = 0; h < 2; h++)
             for (int c = 0; c < C; c++)
                 for (int i = 0; i < 4; i++)
-                    memcpy(o + 16 + (size_t)((h * C + c) * 4 + i) * 8,
-                           src + (size_t)(4 * h + i) * w_row + (size_t)b * bb + 2 + 8 * c, 8);
+                    memcpy(o + oqs + (size_t)((h * C + c) * 4 + i) * 8, blk + (size_t)(4 * h + i) * w_row + qs + 8 * c, 8);
     }
 }
 
@@ -103,15 +109,15 @@ bool sl_repack_x8(sl_type t, void *dst, const void *src, int N, int K) {
         }
         return true;
     }
-    int C;
-    size_t bb;
-    if (t == SL_TYPE_Q4_0) C = 2, bb = sizeof(sl_block_q4_0);
-    else if (t == SL_TYPE_Q8_0) C = 4, bb = sizeof(sl_block_q8_0);
-    else return false;
+    const int C = t == SL_TYPE_Q8_0 ? 4 : 2;
+    const bool min = t == SL_TYPE_Q4_1 || t == SL_TYPE_Q5_1, qh = t == SL_TYPE_Q5_0 || t == SL_TYPE_Q5_1;
+    if (t != SL_TYPE_Q4_0 && t != SL_TYPE_Q8_0 && !min && !qh) return false;
+    const size_t bb = sl_type_block_bytes(t);
     if (N < 0 || N % 8 != 0 || K <= 0 || K % 32 != 0) return false;
     const int nb = K / 32;
     const size_t w_row = (size_t)nb * bb;
     for (int g = 0; g < N / 8; g++)
-        repack_group((char *)dst + (size_t)g * 8 * w_row, (const char *)src + (size_t)g * 8 * w_row, w_row, nb, bb, C);
+        repack_group((char *)dst + (size_t)g * 8 * w_row, (const char *)src + (size_t)g * 8 * w_row, w_row, nb, bb, C, min,
+                     qh);
     return true;
 }

@@ -154,8 +154,10 @@ static void check_x8(sl_type t, int N, int T, int K, int fill) {
     const size_t w_row = sl_row_size(t, K);
     char *W = make_w(t, N, K, 1.0f), *P = malloc((size_t)N * w_row + 64);
     const size_t bs = sl_type_block_bytes(t);
-    /* keep the f16 scales (d first; q4_K's dmin after it; q6_K's d last), set every other byte */
-    const size_t lo = t == SL_TYPE_Q4_K || t == SL_TYPE_Q5_K ? 4 : t == SL_TYPE_Q6_K ? 0 : 2, hi = t == SL_TYPE_Q6_K ? bs - 2 : bs;
+    /* keep the f16 scales (d first; q4_K's dmin and q4_1's and q5_1's m after it; q6_K's d last),
+     * set every other byte (q5's fifth bits too) */
+    const bool two = t == SL_TYPE_Q4_K || t == SL_TYPE_Q5_K || t == SL_TYPE_Q4_1 || t == SL_TYPE_Q5_1;
+    const size_t lo = two ? 4 : t == SL_TYPE_Q6_K ? 0 : 2, hi = t == SL_TYPE_Q6_K ? bs - 2 : bs;
     for (size_t b = 0; fill && b < (size_t)N * w_row / bs; b++)
         memset(W + b * bs + lo, fill == 1 ? 0xFF : (b % 2 ? 0x80 : 0x7F), hi - lo);
     T_CHECK(sl_repack_x8(t, P, W, N, K), "%s N=%d K=%d: repack refused", sl_type_name(t), N, K);
@@ -189,11 +191,11 @@ static void test_gemm_x8_matches_ref(void) {
     char src[8 * 34] = {0}, dst[8 * 34];
     T_CHECK(!sl_repack_x8(SL_TYPE_Q4_0, dst, src, 7, 32) && !sl_repack_x8(SL_TYPE_Q4_0, dst, src, 8, 48) &&
                 !sl_repack_x8(SL_TYPE_Q4_K, dst, src, 8, 32) && !sl_repack_x8(SL_TYPE_Q3_K, dst, src, 8, 256) &&
-                !sl_repack_x8(SL_TYPE_Q4_1, dst, src, 8, 32) && !sl_repack_x8(SL_TYPE_F16, dst, src, 8, 12) &&
+                !sl_repack_x8(SL_TYPE_Q5_1, dst, src, 8, 48) && !sl_repack_x8(SL_TYPE_F16, dst, src, 8, 12) &&
                 !sl_repack_x8(SL_TYPE_BF16, dst, src, 8, 12) &&
                 !sl_repack_x8(SL_TYPE_F32, dst, src, 8, 32),
             "repack accepted a shape or type it has no layout for");
-    T_CHECK(sl_gemm_get_x8(SL_TYPE_Q4_1) == NULL && sl_gemm_get_x8(SL_TYPE_F32) == NULL, "unexpected x8 kernels");
+    T_CHECK(sl_gemm_get_x8(SL_TYPE_Q3_K) == NULL && sl_gemm_get_x8(SL_TYPE_F32) == NULL, "unexpected x8 kernels");
     /* f16 repacks only where a group is short enough to gain */
     T_CHECK(!sl_gemm_x8_wanted(SL_TYPE_F16, SL_X8_F16_MAX_K + 8) && !sl_gemm_x8_wanted(SL_TYPE_F32, 64) &&
                 !sl_gemm_x8_wanted(SL_TYPE_BF16, SL_X8_F16_MAX_K + 8) &&
@@ -202,8 +204,8 @@ static void test_gemm_x8_matches_ref(void) {
                 sl_gemm_x8_wanted(SL_TYPE_Q4_0, 8192) == (sl_gemm_get_x8(SL_TYPE_Q4_0) != NULL),
             "x8 policy");
     if (!have_simd()) T_SKIP("no AVX2 on this CPU");
-    const sl_type types[] = {SL_TYPE_Q4_0, SL_TYPE_Q8_0, SL_TYPE_Q4_K, SL_TYPE_Q5_K, SL_TYPE_Q6_K, SL_TYPE_F16,
-                             SL_TYPE_BF16};
+    const sl_type types[] = {SL_TYPE_Q4_0, SL_TYPE_Q4_1, SL_TYPE_Q5_0, SL_TYPE_Q5_1, SL_TYPE_Q8_0,
+                             SL_TYPE_Q4_K, SL_TYPE_Q5_K, SL_TYPE_Q6_K, SL_TYPE_F16, SL_TYPE_BF16};
     const int Ns[] = {8, 16, 40};
     const int Ts[] = {1, 2, 3, 4, 5, 8, 9, 13};
     for (size_t i = 0; i < sizeof types / sizeof types[0]; i++) {

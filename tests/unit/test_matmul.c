@@ -172,7 +172,7 @@ static void test_matmul_x8_parts(void) {
         /* an x8 part must cover whole groups */
         const sl_mm_part bad = {.W = P[0], .type = SL_TYPE_Q4_0, .N = 60, .y = y[0][0], .ldy = 60, .x8 = true};
         T_CHECK(sl_matmul_parts(pool, &s, x, T, K, &bad, 1, SL_MM_PLAIN) == -1, "x8 with N %% 8 != 0 accepted");
-        const sl_mm_part none = {.W = P[0], .type = SL_TYPE_Q4_1, .N = 8, .y = y[0][0], .ldy = 8, .x8 = true};
+        const sl_mm_part none = {.W = P[0], .type = SL_TYPE_Q3_K, .N = 8, .y = y[0][0], .ldy = 8, .x8 = true};
         T_CHECK(sl_matmul_parts(pool, &s, x, T, K, &none, 1, SL_MM_PLAIN) == -1, "x8 without a kernel accepted");
         for (int v = 0; v < 2; v++)
             for (int p = 0; p < 3; p++) free(y[v][p]);

@@ -171,7 +171,7 @@ INLINE __m256 scales8_at(const uint8_t *const *r, size_t at) {
  * q5 types widen to int32 before the horizontal add.
  * q4_0 and q5_0 take their offset (8, 16) through the token's block sum s;
  * q4_1 and q5_1 add min * (d_x * s) per block after the scaled sum, as
- * their references do. Only q4_0 has an x8 layout. */
+ * their references do. */
 INLINE void q4_tile(__m256 *out, const char *const *w, const char *g, const void *xq, size_t x_row, int t0, int K,
                     const int RN, const char *pf, const bool x8, const sl_type lq) {
     const bool has_min = lq == SL_TYPE_Q4_1 || lq == SL_TYPE_Q5_1, five = lq == SL_TYPE_Q5_0 || lq == SL_TYPE_Q5_1;
@@ -189,11 +189,18 @@ INLINE void q4_tile(__m256 *out, const char *const *w, const char *g, const void
         __m256 dw, mw = _mm256_setzero_ps();
         __m256i q0[4], q1[4];
         if (x8) {
-            const char *blk = g + (size_t)b * SL_X8_BLOCK_Q4_0;
-            if (RN == 1) sl_prefetch_x8_ahead(blk, SL_X8_BLOCK_Q4_0);
+            const size_t xb = 8 * lq_block_bytes(lq), qs = xb - SL_X8_LQ_QS_END;
+            const char *blk = g + (size_t)b * xb;
+            if (RN == 1) sl_prefetch_x8_ahead(blk, xb);
             dw = sl_load_f16x8(blk);
-            x8_nibbles(blk + 16, q0);
-            x8_nibbles(blk + 16 + 64, q1);
+            if (has_min) mw = sl_load_f16x8(blk + SL_X8_LQ_M);
+            x8_nibbles(blk + qs, q0);
+            x8_nibbles(blk + qs + 64, q1);
+            if (five) {
+                const uint8_t *qh = (const uint8_t *)blk + (has_min ? 32 : 16); /* rows 0..7, 4 bytes each */
+                q5_high(q0, qh, qh + 4, qh + 8, qh + 12);
+                q5_high(q1, qh + 16, qh + 20, qh + 24, qh + 28);
+            }
         } else {
             const uint8_t *r[8]; /* the rows' block b */
             UNROLL
@@ -295,6 +302,21 @@ void sl_gemm_q5_1_avx2(float *y, size_t ldy, const void *W, size_t w_row, const 
 void sl_gemm_q4_0x8_avx2(float *y, size_t ldy, const void *W, size_t w_row, const void *xq,
                          size_t x_row, int nr, int nt, int K, bool acc) {
     q4_gemm(y, ldy, W, w_row, xq, x_row, nr, nt, K, acc, true, SL_TYPE_Q4_0);
+}
+
+void sl_gemm_q4_1x8_avx2(float *y, size_t ldy, const void *W, size_t w_row, const void *xq,
+                         size_t x_row, int nr, int nt, int K, bool acc) {
+    q4_gemm(y, ldy, W, w_row, xq, x_row, nr, nt, K, acc, true, SL_TYPE_Q4_1);
+}
+
+void sl_gemm_q5_0x8_avx2(float *y, size_t ldy, const void *W, size_t w_row, const void *xq,
+                         size_t x_row, int nr, int nt, int K, bool acc) {
+    q4_gemm(y, ldy, W, w_row, xq, x_row, nr, nt, K, acc, true, SL_TYPE_Q5_0);
+}
+
+void sl_gemm_q5_1x8_avx2(float *y, size_t ldy, const void *W, size_t w_row, const void *xq,
+                         size_t x_row, int nr, int nt, int K, bool acc) {
+    q4_gemm(y, ldy, W, w_row, xq, x_row, nr, nt, K, acc, true, SL_TYPE_Q5_1);
 }
 
 /* ---- q8_0 --------------------------------------------------------------------------- */
