@@ -185,6 +185,8 @@ void sl_swiglu_avx2(float *g, const float *u, int n);
 #define SL_X8_BLOCK_Q4_0 144
 #define SL_X8_LQ_M 16 /* q4_1, q5_1: the mins */
 #define SL_X8_LQ_QS_END 128 /* q4_0 .. q5_1: the quants, counted from the block's end */
+/* q5_0, q5_1: where the fifth bits start, after d (and m) */
+static inline size_t sl_x8_lq_qh(bool has_min) { return has_min ? 32 : 16; }
 #define SL_X8_F16_ROW 16 /* bytes of one row per 8-column step */
 #define SL_X8_BLOCK_F16 (8 * SL_X8_F16_ROW)
 /* The longest f16 (and bf16) rows worth repacking: at K = 768 the x8 f16 matvec was

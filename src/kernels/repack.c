@@ -10,19 +10,23 @@
 /* Rows of a group in the order the kernels keep them in a vector's lanes. */
 static const int LANE_ROW[8] = {0, 1, 4, 5, 2, 3, 6, 7};
 
-/* One group of 8 rows (src rows w_row apart) into x8 blocks at dst. Each
- * source block is bb bytes: a 2-byte f16 scale d, then (q4_1, q5_1) an f16
- * min m, then (q5_0, q5_1) 4 bytes of fifth bits, then C * 8 bytes of
- * quants. */
-static void repack_group(char *dst, const char *src, size_t w_row, int nb, size_t bb, int C, bool min, bool qh) {
-    const size_t qs = bb - (size_t)8 * C, oqs = 8 * qs; /* 8 * bb - 64 * C */
+/* One q4_0, q4_1, q5_0, q5_1 or q8_0 group of 8 rows (src rows w_row apart)
+ * into x8 blocks at dst: d, then q4_1's and q5_1's m, in lane order; q5's
+ * fifth bits, rows in order; the quants (each block's last C * 8 bytes) in
+ * quad pieces. */
+static void repack_group(char *dst, const char *src, size_t w_row, int nb, sl_type t) {
+    const size_t bb = sl_type_block_bytes(t);
+    const int C = t == SL_TYPE_Q8_0 ? 4 : 2;
+    const bool min = t == SL_TYPE_Q4_1 || t == SL_TYPE_Q5_1, five = t == SL_TYPE_Q5_0 || t == SL_TYPE_Q5_1;
+    const size_t qs = bb - (size_t)8 * C, oqs = 8 * qs; /* the 8 rows' bytes before their quants come first */
+    const size_t qh = min ? offsetof(sl_block_q5_1, qh) : offsetof(sl_block_q5_0, qh);
     for (int b = 0; b < nb; b++) {
         char *o = dst + (size_t)b * 8 * bb;
         const char *blk = src + (size_t)b * bb;
         for (int i = 0; i < 8; i++) {
             memcpy(o + 2 * i, blk + (size_t)LANE_ROW[i] * w_row, 2);
-            if (min) memcpy(o + SL_X8_LQ_M + 2 * i, blk + (size_t)LANE_ROW[i] * w_row + 2, 2);
-            if (qh) memcpy(o + (min ? 32 : 16) + 4 * i, blk + (size_t)i * w_row + (min ? 4 : 2), 4);
+            if (min) memcpy(o + SL_X8_LQ_M + 2 * i, blk + (size_t)LANE_ROW[i] * w_row + offsetof(sl_block_q4_1, m), 2);
+            if (five) memcpy(o + sl_x8_lq_qh(min) + 4 * i, blk + (size_t)i * w_row + qh, 4);
         }
         for (int h = 0; h < 2; h++)
             for (int c = 0; c < C; c++)
@@ -109,15 +113,12 @@ bool sl_repack_x8(sl_type t, void *dst, const void *src, int N, int K) {
         }
         return true;
     }
-    const int C = t == SL_TYPE_Q8_0 ? 4 : 2;
-    const bool min = t == SL_TYPE_Q4_1 || t == SL_TYPE_Q5_1, qh = t == SL_TYPE_Q5_0 || t == SL_TYPE_Q5_1;
-    if (t != SL_TYPE_Q4_0 && t != SL_TYPE_Q8_0 && !min && !qh) return false;
-    const size_t bb = sl_type_block_bytes(t);
+    if (t != SL_TYPE_Q4_0 && t != SL_TYPE_Q4_1 && t != SL_TYPE_Q5_0 && t != SL_TYPE_Q5_1 && t != SL_TYPE_Q8_0)
+        return false;
     if (N < 0 || N % 8 != 0 || K <= 0 || K % 32 != 0) return false;
     const int nb = K / 32;
-    const size_t w_row = (size_t)nb * bb;
+    const size_t w_row = (size_t)nb * sl_type_block_bytes(t);
     for (int g = 0; g < N / 8; g++)
-        repack_group((char *)dst + (size_t)g * 8 * w_row, (const char *)src + (size_t)g * 8 * w_row, w_row, nb, bb, C, min,
-                     qh);
+        repack_group((char *)dst + (size_t)g * 8 * w_row, (const char *)src + (size_t)g * 8 * w_row, w_row, nb, t);
     return true;
 }

@@ -197,7 +197,7 @@ INLINE void q4_tile(__m256 *out, const char *const *w, const char *g, const void
             x8_nibbles(blk + qs, q0);
             x8_nibbles(blk + qs + 64, q1);
             if (five) {
-                const uint8_t *qh = (const uint8_t *)blk + (has_min ? 32 : 16); /* rows 0..7, 4 bytes each */
+                const uint8_t *qh = (const uint8_t *)blk + sl_x8_lq_qh(has_min); /* rows 0..7, 4 bytes each */
                 q5_high(q0, qh, qh + 4, qh + 8, qh + 12);
                 q5_high(q1, qh + 16, qh + 20, qh + 24, qh + 28);
             }
