@@ -155,7 +155,7 @@ void sl_swiglu_avx2(float *g, const float *u, int n);
  * kernel's: the same bits as the reference on the original rows.
  * q4_1, q5_0 and q5_1 groups (160, 176, 192 = 8 * 20, 22, 24 bytes per
  * block) are q4_0's with the rest of each block between the scales and the
- * quants:
+ * quants; each field of the 8 rows starts at 8 times its offset in a block:
  *     uint16 d[8]          in lane order
  *     uint16 m[8]          q4_1, q5_1: the mins, in lane order
  *     uint8  qh[8][4]      q5_0, q5_1: each row's fifth bits, rows 0..7 in
@@ -183,10 +183,6 @@ void sl_swiglu_avx2(float *g, const float *u, int n);
  * so decode reads one sequential run instead of 8 short row streams. It
  * pays only while a group is short (sl_gemm_x8_wanted). */
 #define SL_X8_BLOCK_Q4_0 144
-#define SL_X8_LQ_M 16 /* q4_1, q5_1: the mins */
-#define SL_X8_LQ_QS_END 128 /* q4_0 .. q5_1: the quants, counted from the block's end */
-/* q5_0, q5_1: where the fifth bits start, after d (and m) */
-static inline size_t sl_x8_lq_qh(bool has_min) { return has_min ? 32 : 16; }
 #define SL_X8_F16_ROW 16 /* bytes of one row per 8-column step */
 #define SL_X8_BLOCK_F16 (8 * SL_X8_F16_ROW)
 /* The longest f16 (and bf16) rows worth repacking: at K = 768 the x8 f16 matvec was

@@ -11,27 +11,28 @@
 static const int LANE_ROW[8] = {0, 1, 4, 5, 2, 3, 6, 7};
 
 /* One q4_0, q4_1, q5_0, q5_1 or q8_0 group of 8 rows (src rows w_row apart)
- * into x8 blocks at dst: d, then q4_1's and q5_1's m, in lane order; q5's
- * fifth bits, rows in order; the quants (each block's last C * 8 bytes) in
- * quad pieces. */
+ * into x8 blocks at dst, each field of the 8 rows at 8 times its offset in
+ * a block: d, then q4_1's and q5_1's m, in lane order; q5's fifth bits,
+ * rows in order; the quants (each block's last C * 8 bytes) in quad
+ * pieces. */
 static void repack_group(char *dst, const char *src, size_t w_row, int nb, sl_type t) {
     const size_t bb = sl_type_block_bytes(t);
     const int C = t == SL_TYPE_Q8_0 ? 4 : 2;
     const bool min = t == SL_TYPE_Q4_1 || t == SL_TYPE_Q5_1, five = t == SL_TYPE_Q5_0 || t == SL_TYPE_Q5_1;
-    const size_t qs = bb - (size_t)8 * C, oqs = 8 * qs; /* the 8 rows' bytes before their quants come first */
+    const size_t qs = bb - (size_t)8 * C, m = offsetof(sl_block_q4_1, m);
     const size_t qh = min ? offsetof(sl_block_q5_1, qh) : offsetof(sl_block_q5_0, qh);
     for (int b = 0; b < nb; b++) {
         char *o = dst + (size_t)b * 8 * bb;
         const char *blk = src + (size_t)b * bb;
         for (int i = 0; i < 8; i++) {
             memcpy(o + 2 * i, blk + (size_t)LANE_ROW[i] * w_row, 2);
-            if (min) memcpy(o + SL_X8_LQ_M + 2 * i, blk + (size_t)LANE_ROW[i] * w_row + offsetof(sl_block_q4_1, m), 2);
-            if (five) memcpy(o + sl_x8_lq_qh(min) + 4 * i, blk + (size_t)i * w_row + qh, 4);
+            if (min) memcpy(o + 8 * m + 2 * i, blk + (size_t)LANE_ROW[i] * w_row + m, 2);
+            if (five) memcpy(o + 8 * qh + 4 * i, blk + (size_t)i * w_row + qh, 4);
         }
         for (int h = 0; h < 2; h++)
             for (int c = 0; c < C; c++)
                 for (int i = 0; i < 4; i++)
-                    memcpy(o + oqs + (size_t)((h * C + c) * 4 + i) * 8, blk + (size_t)(4 * h + i) * w_row + qs + 8 * c, 8);
+                    memcpy(o + 8 * qs + (size_t)((h * C + c) * 4 + i) * 8, blk + (size_t)(4 * h + i) * w_row + qs + 8 * c, 8);
     }
 }
 

@@ -142,8 +142,9 @@ INLINE void q5_high(__m256i q[4], const uint8_t *a, const uint8_t *b, const uint
 }
 
 /* The legacy 32-element block types the tile below runs (q4_0, q4_1, q5_0,
- * q5_1): block bytes and where the nibbles start (the f16 d leads each
- * block, the min m follows it in q4_1 and q5_1). Constants here, so that
+ * q5_1): block bytes and where the nibbles and the fifth bits start (the
+ * f16 d leads each block, the min m follows it in q4_1 and q5_1; in x8
+ * groups each field starts at 8 times its offset). Constants here, so that
  * each kernel's copy of the tile folds them. */
 INLINE size_t lq_block_bytes(sl_type lq) {
     return lq == SL_TYPE_Q4_0 ? sizeof(sl_block_q4_0) : lq == SL_TYPE_Q4_1 ? sizeof(sl_block_q4_1)
@@ -152,6 +153,9 @@ INLINE size_t lq_block_bytes(sl_type lq) {
 INLINE size_t lq_qs_at(sl_type lq) {
     return lq == SL_TYPE_Q4_0 ? offsetof(sl_block_q4_0, qs) : lq == SL_TYPE_Q4_1 ? offsetof(sl_block_q4_1, qs)
          : lq == SL_TYPE_Q5_0 ? offsetof(sl_block_q5_0, qs) : offsetof(sl_block_q5_1, qs);
+}
+INLINE size_t lq_qh_at(sl_type lq) { /* q5_0, q5_1 */
+    return lq == SL_TYPE_Q5_1 ? offsetof(sl_block_q5_1, qh) : offsetof(sl_block_q5_0, qh);
 }
 
 /* The f16 at byte at of each of 8 blocks, in the tiles' lane order. */
@@ -189,15 +193,15 @@ INLINE void q4_tile(__m256 *out, const char *const *w, const char *g, const void
         __m256 dw, mw = _mm256_setzero_ps();
         __m256i q0[4], q1[4];
         if (x8) {
-            const size_t xb = 8 * lq_block_bytes(lq), qs = xb - SL_X8_LQ_QS_END;
+            const size_t xb = 8 * lq_block_bytes(lq), qs = 8 * lq_qs_at(lq);
             const char *blk = g + (size_t)b * xb;
             if (RN == 1) sl_prefetch_x8_ahead(blk, xb);
             dw = sl_load_f16x8(blk);
-            if (has_min) mw = sl_load_f16x8(blk + SL_X8_LQ_M);
+            if (has_min) mw = sl_load_f16x8(blk + 8 * offsetof(sl_block_q4_1, m));
             x8_nibbles(blk + qs, q0);
             x8_nibbles(blk + qs + 64, q1);
             if (five) {
-                const uint8_t *qh = (const uint8_t *)blk + sl_x8_lq_qh(has_min); /* rows 0..7, 4 bytes each */
+                const uint8_t *qh = (const uint8_t *)blk + 8 * lq_qh_at(lq); /* rows 0..7, 4 bytes each */
                 q5_high(q0, qh, qh + 4, qh + 8, qh + 12);
                 q5_high(q1, qh + 16, qh + 20, qh + 24, qh + 28);
             }
@@ -206,12 +210,12 @@ INLINE void q4_tile(__m256 *out, const char *const *w, const char *g, const void
             UNROLL
             for (int i = 0; i < 8; i++) r[i] = (const uint8_t *)w[i] + (size_t)b * lq_block_bytes(lq);
             dw = scales8_at(r, 0); /* d leads every block */
-            if (has_min) mw = scales8_at(r, 2);
+            if (has_min) mw = scales8_at(r, offsetof(sl_block_q4_1, m));
             const size_t qs = lq_qs_at(lq);
             q4_quad(r[0] + qs, r[1] + qs, r[2] + qs, r[3] + qs, q0);
             q4_quad(r[4] + qs, r[5] + qs, r[6] + qs, r[7] + qs, q1);
             if (five) {
-                const size_t qh = has_min ? offsetof(sl_block_q5_1, qh) : offsetof(sl_block_q5_0, qh);
+                const size_t qh = lq_qh_at(lq);
                 q5_high(q0, r[0] + qh, r[1] + qh, r[2] + qh, r[3] + qh);
                 q5_high(q1, r[4] + qh, r[5] + qh, r[6] + qh, r[7] + qh);
             }
