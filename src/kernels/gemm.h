@@ -7,8 +7,8 @@
  * A kernel computes, for r < nr and t < nt,
  *     y[t * ldy + r]  =  (or +=, when acc)  dot(W row r, x row t)
  * from weight rows at W + r * w_row and activation rows at xq + t * x_row
- * (f32t: tiles of 3 tokens, x_row apart, below), prepared by the kernel's
- * activation quantizer. Every output is computed by
+ * (f32t, f32x4: tiles of 3 and 4 tokens, x_row apart, below), prepared by
+ * the kernel's activation quantizer. Every output is computed by
  * the same sequence of operations whatever nr, nt and the tile it falls in,
  * so a token gives the same bits alone (decode) as inside a batch (prefill),
  * and the row and token split across threads never changes a result.
@@ -24,11 +24,19 @@
  *    SIMD versions put 8 weight rows in the 8 lanes of a vector, so there is
  *    no horizontal sum per row and one scale vector serves 8 rows; the
  *    scalar references do the same arithmetic and give the same bits.
- *  - Float kernels (f32, f16, bf16 weights, f32 activations in f32t tiles): 8
- *    lanes along K, one fused multiply-add chain per lane, the lanes summed
- *    as ((l0+l4)+(l2+l6)) + ((l1+l5)+(l3+l7)), then the K % 8 tail in
- *    order. The references emulate the lanes exactly. The SIMD versions
- *    keep each output's lanes in a register over the whole of K.
+ *  - f32 kernels (f32 weights, f32 activations in f32t tiles): 8 lanes
+ *    along K, one fused multiply-add chain per lane, the lanes summed as
+ *    ((l0+l4)+(l2+l6)) + ((l1+l5)+(l3+l7)), then the K % 8 tail in order.
+ *    The references emulate the lanes exactly. The SIMD versions keep each
+ *    output's lanes in a register over the whole of K.
+ *  - Half kernels (f16, bf16 weights, f32 activations in f32x4 tiles): one
+ *    fused multiply-add chain per output, the columns in order from 0:
+ *        acc = fma((float)w_k, x_k, acc)
+ *    (the conversion of a half is exact). SIMD versions put 8 rows in the
+ *    lanes, as they sit side by side in an x8 group (below), and broadcast
+ *    each token's x_k: an outer product, so a register tile of 24 rows x 4
+ *    tokens loads 3 weight vectors and 4 scalars per 12 multiply-adds where
+ *    lanes along K load 7 vectors, and there is no horizontal sum.
  *  - K-quants (q4_K, q5_K, q6_K weights, q8_K activations): per 256-element
  *    super-block the integer sum over its sub-blocks, each weighted by its
  *    integer scale, is exact; each output keeps one float accumulator:
@@ -55,7 +63,8 @@ typedef enum {
     SL_ACT_F32 = 0, /* x as is */
     SL_ACT_Q8S,     /* q8s rows, below */
     SL_ACT_Q8K,     /* q8_K blocks (the K-quants' vec_dot type) */
-    SL_ACT_F32T,    /* f32 in tiles of 3 tokens, below (the float kernels) */
+    SL_ACT_F32T,    /* f32 in tiles of 3 tokens, below (the f32 kernels) */
+    SL_ACT_F32X4,   /* f32 in tiles of 4 tokens by column, below (the half kernels) */
     SL_ACT_COUNT
 } sl_act_format;
 
@@ -107,6 +116,27 @@ static inline const float *sl_f32t_tail(const void *xq, size_t tile_bytes, int t
  * and by different threads. */
 void sl_pack_f32t(void *xq, const float *x, int t, int T, int K);
 
+/* f32x4: the activations of T tokens as tiles of w = sl_f32x4_width(T)
+ * tokens by column; tile u (tokens w u .. w u + w - 1) holds
+ *   float v[K][w]    column k of token w u + j at v[k][j]
+ * and tiles are sl_f32x4_tile_bytes(K) apart. Tokens past T in the last tile
+ * repeat token T - 1. A half kernel's register tile broadcasts the 4 tokens'
+ * column k from one 16-byte piece, the tokens' columns in one sequential
+ * run. w = 1 (decode): the token's K values as they are. */
+#define SL_F32X4_TOKENS 4
+static inline int sl_f32x4_width(int T) { return T == 1 ? 1 : SL_F32X4_TOKENS; }
+static inline size_t sl_f32x4_tile_bytes(int K) {
+    /* one spare line, as f32t's */
+    return ((size_t)SL_F32X4_TOKENS * (size_t)K * sizeof(float) + 63) / 64 * 64 + 64;
+}
+/* Column 0 of token t of T: column k is sl_f32x4_width(T) * k floats on. */
+static inline const float *sl_f32x4_at(const void *xq, size_t tile_bytes, int t, int T) {
+    const int w = sl_f32x4_width(T);
+    return (const float *)(const void *)((const char *)xq + (size_t)(t / w) * tile_bytes) + t % w;
+}
+/* Writes token t of T into the f32x4 tiles at xq, as sl_pack_f32t does. */
+void sl_pack_f32x4(void *xq, const float *x, int t, int T, int K);
+
 typedef void (*sl_act_quant_fn)(void *xq, const float *x, int K);
 typedef void (*sl_gemm_fn)(float *y, size_t ldy, const void *W, size_t w_row, const void *xq,
                            size_t x_row, int nr, int nt, int K, bool acc);
@@ -125,7 +155,7 @@ const sl_gemm_kernel *sl_gemm_get_ref(sl_type t);
 /* Activation quantizer of a format (NULL for SL_ACT_F32), active or reference. */
 sl_act_quant_fn sl_act_quant_get(sl_act_format f);
 sl_act_quant_fn sl_act_quant_get_ref(sl_act_format f);
-/* Bytes per activation row of K elements in format f (f32t: per tile of 3 tokens). */
+/* Bytes per activation row of K elements in format f (f32t, f32x4: per tile). */
 size_t sl_act_row_bytes(sl_act_format f, int K);
 
 /* ---- the SwiGLU epilogue of the gate/up product ----
@@ -178,18 +208,14 @@ void sl_swiglu_avx2(float *g, const float *u, int n);
  *                          j = 2, 3: the same + 32, j = 4, 5: qh bytes
  *                          32e + 16m + 8(j - 4) .. + 7, each of rows
  *                          4h .. 4h + 3 in turn (8 bytes each)
- * f16 and bf16 groups hold, per 8 columns (128 = 8 * 16 bytes, K % 8 == 0):
- *     uint16 h[8][8]       rows 0..7 in order, each row's 8 values
- * so decode reads one sequential run instead of 8 short row streams. It
- * pays only while a group is short (sl_gemm_x8_wanted). */
+ * f16 and bf16 groups hold, per column (16 bytes; any K):
+ *     uint16 h[8]          rows 0..7's values of the column, in order
+ * so the 8 lanes of a half kernel's weight vector are one 16-byte load and
+ * a group is one sequential run. Every f16 and bf16 matrix of 8n rows is
+ * repacked: the rows as stored need a transpose per 8 x 8 values
+ * (x86/gemm_half_avx2.c). */
 #define SL_X8_BLOCK_Q4_0 144
-#define SL_X8_F16_ROW 16 /* bytes of one row per 8-column step */
-#define SL_X8_BLOCK_F16 (8 * SL_X8_F16_ROW)
-/* The longest f16 (and bf16) rows worth repacking: at K = 768 the x8 f16 matvec was
- * 16-22% faster than the rows as stored (2 threads, weights from DRAM; the
- * 4x3 prefill tiles 1-6% slower); at K = 2048 and 5632 5-20% slower,
- * against the rows kernel's per-row prefetch (x86/gemm_avx2.c). */
-#define SL_X8_F16_MAX_K 1024
+#define SL_X8_HALF_COL 16 /* bytes of a group's column */
 #define SL_X8_BLOCK_Q8_0 272
 #define SL_X8K_D 0
 #define SL_X8K_DMIN 16
@@ -201,15 +227,17 @@ void sl_swiglu_avx2(float *g, const float *u, int n);
 #define SL_X8Q6_SCALES 16
 #define SL_X8Q6_QS 144
 /* The x8 kernel of a type, or NULL when the type has none, the CPU has no
- * SIMD kernel for it, or SL_FORCE_REF is set (then nothing is repacked). */
+ * SIMD kernel for it, or SL_FORCE_REF is set. A loaded model repacks every
+ * matrix of 8n rows whose type has one (model/model_repack.c). */
 const sl_gemm_kernel *sl_gemm_get_x8(sl_type t);
-/* Whether a loaded model repacks a matrix of K columns of type t: it has an
- * x8 kernel here (sl_gemm_get_x8) and the layout is faster at this K. */
-bool sl_gemm_x8_wanted(sl_type t, int K);
 /* Repacks N rows of K columns of type t from src into dst (as many bytes,
  * not overlapping). Returns false, writing nothing, when t has no x8 layout
  * or N % 8 != 0 or K is not a multiple of the block size. */
 bool sl_repack_x8(sl_type t, void *dst, const void *src, int N, int K);
+
+/* Row r of an f16 or bf16 matrix of K columns repacked into x8 groups, as
+ * K floats: a tied token embedding is looked up in place. */
+void sl_x8_half_row(float *y, const void *W, sl_type t, int K, int r);
 
 /* ---- references (kernels/ref/gemm_ref.c) and SIMD versions ---- */
 void sl_quant_q8s_ref(void *xq, const float *x, int K);

@@ -18,8 +18,8 @@ static const gemm_row ROWS[] = {
     {SL_TYPE_Q5_1, {sl_gemm_q5_1_ref, SL_ACT_Q8S, 8}, {sl_gemm_q5_1_avx2, SL_ACT_Q8S, 8}},
     {SL_TYPE_Q8_0, {sl_gemm_q8_0_ref, SL_ACT_Q8S, 8}, {sl_gemm_q8_0_avx2, SL_ACT_Q8S, 8}},
     {SL_TYPE_F32, {sl_gemm_f32_ref, SL_ACT_F32T, 4}, {sl_gemm_f32_avx2, SL_ACT_F32T, 4}},
-    {SL_TYPE_F16, {sl_gemm_f16_ref, SL_ACT_F32T, 4}, {sl_gemm_f16_avx2, SL_ACT_F32T, 4}},
-    {SL_TYPE_BF16, {sl_gemm_bf16_ref, SL_ACT_F32T, 4}, {sl_gemm_bf16_avx2, SL_ACT_F32T, 4}},
+    {SL_TYPE_F16, {sl_gemm_f16_ref, SL_ACT_F32X4, 8}, {sl_gemm_f16_avx2, SL_ACT_F32X4, 8}},
+    {SL_TYPE_BF16, {sl_gemm_bf16_ref, SL_ACT_F32X4, 8}, {sl_gemm_bf16_avx2, SL_ACT_F32X4, 8}},
     {SL_TYPE_Q4_K, {sl_gemm_q4_k_ref, SL_ACT_Q8K, 8}, {sl_gemm_q4_k_avx2, SL_ACT_Q8K, 8}},
     {SL_TYPE_Q5_K, {sl_gemm_q5_k_ref, SL_ACT_Q8K, 8}, {sl_gemm_q5_k_avx2, SL_ACT_Q8K, 8}},
     {SL_TYPE_Q6_K, {sl_gemm_q6_k_ref, SL_ACT_Q8K, 8}, {sl_gemm_q6_k_avx2, SL_ACT_Q8K, 8}},
@@ -66,8 +66,8 @@ const sl_gemm_kernel *sl_gemm_get_x8(sl_type t) {
                                 q5_1x8 = {sl_gemm_q5_1x8_avx2, SL_ACT_Q8S, 8},
                                 q4_kx8 = {sl_gemm_q4_kx8_avx2, SL_ACT_Q8K, 8}, q5_kx8 = {sl_gemm_q5_kx8_avx2, SL_ACT_Q8K, 8},
                                 q6_kx8 = {sl_gemm_q6_kx8_avx2, SL_ACT_Q8K, 8},
-                                f16x8 = {sl_gemm_f16x8_avx2, SL_ACT_F32T, 8},
-                                bf16x8 = {sl_gemm_bf16x8_avx2, SL_ACT_F32T, 8};
+                                f16x8 = {sl_gemm_f16x8_avx2, SL_ACT_F32X4, 8},
+                                bf16x8 = {sl_gemm_bf16x8_avx2, SL_ACT_F32X4, 8};
     if (!use_avx2()) return NULL;
     return t == SL_TYPE_Q4_0 ? &q4_0x8 : t == SL_TYPE_Q8_0 ? &q8_0x8 : t == SL_TYPE_Q4_K ? &q4_kx8
          : t == SL_TYPE_Q5_K ? &q5_kx8 : t == SL_TYPE_Q6_K ? &q6_kx8 : t == SL_TYPE_F16 ? &f16x8
@@ -100,10 +100,6 @@ sl_act_quant_fn sl_act_quant_get_ref(sl_act_format f) {
 size_t sl_act_row_bytes(sl_act_format f, int K) {
     return f == SL_ACT_Q8S ? sl_q8s_row_bytes(K)
          : f == SL_ACT_Q8K ? sl_row_size(SL_TYPE_Q8_K, K)
-         : f == SL_ACT_F32T ? sl_f32t_tile_bytes(K) : (size_t)K * sizeof(float);
-}
-
-bool sl_gemm_x8_wanted(sl_type t, int K) {
-    if (!sl_gemm_get_x8(t)) return false;
-    return (t != SL_TYPE_F16 && t != SL_TYPE_BF16) || K <= SL_X8_F16_MAX_K;
+         : f == SL_ACT_F32T ? sl_f32t_tile_bytes(K)
+         : f == SL_ACT_F32X4 ? sl_f32x4_tile_bytes(K) : (size_t)K * sizeof(float);
 }

@@ -2,7 +2,7 @@
  * several matrices of the same x per call.
  *
  * 1. x is quantized once per activation format its matrices need (q8s for
- *    the q4_0/q8_0 tile kernels, f32t tiles for the float ones, the vec_dot
+ *    the q4_0/q8_0 tile kernels, f32t or f32x4 tiles for the float ones, the vec_dot
  *    type for the others), on the caller for one token, over the pool for
  *    more.
  * 2. The rows of all matrices are split across threads in contiguous runs of
@@ -40,15 +40,15 @@ typedef struct {
     int unit0, units;           /* its units in the job's unit space */
 } part_plan;
 
-/* Activation keys: x as is, q8s rows, f32t tiles, or KEY_TYPE + t: rows
+/* Activation keys: x as is, q8s rows, f32t or f32x4 tiles, or KEY_TYPE + t: rows
  * through type t's from_float. */
-enum { KEY_X = 0, KEY_Q8S, KEY_F32T, KEY_TYPE };
+enum { KEY_X = 0, KEY_Q8S, KEY_F32T, KEY_F32X4, KEY_TYPE };
 
 typedef struct {
     int key;
     sl_act_quant_fn q8s;
     sl_from_float_fn ff;
-    char *rows;                 /* (T, x_row); f32t: (T / 3 rounded up, x_row) */
+    char *rows;                 /* (T, x_row); f32t, f32x4: (T / 3 or 4 rounded up, x_row) */
     size_t x_row;
 } act_plan;
 
@@ -79,13 +79,16 @@ static void quant_row(const mm_job *j, const act_plan *a, int t) {
     const float *x = j->x + (size_t)t * j->K;
     char *dst = a->rows + (size_t)t * a->x_row;
     if (a->key == KEY_F32T) sl_pack_f32t(a->rows, x, t, j->T, j->K);
+    else if (a->key == KEY_F32X4) sl_pack_f32x4(a->rows, x, t, j->T, j->K);
     else if (a->q8s) a->q8s(dst, x, j->K);
     else a->ff(dst, x, j->K);
 }
 
 /* Scratch bytes of an activation of T tokens, whole lines. */
 static size_t act_bytes(const act_plan *a, int T) {
-    const size_t rows = a->key == KEY_F32T ? (size_t)(T + SL_F32T_TOKENS - 1) / SL_F32T_TOKENS : (size_t)T;
+    const size_t rows = a->key == KEY_F32T    ? (size_t)(T + SL_F32T_TOKENS - 1) / SL_F32T_TOKENS
+                      : a->key == KEY_F32X4 ? (size_t)(T + SL_F32X4_TOKENS - 1) / SL_F32X4_TOKENS
+                                             : (size_t)T;
     return (rows * a->x_row + SCRATCH_ALIGN - 1) / SCRATCH_ALIGN * SCRATCH_ALIGN;
 }
 
@@ -117,7 +120,7 @@ static void run_rows(const mm_job *j, int p, int r0, int r1) {
     }
     int tb = (int)(ACT_L2_BYTES / (a->x_row ? a->x_row : 1));
     tb = tb < 12 ? 12 : tb > TOKEN_BLOCK ? TOKEN_BLOCK : tb / 12 * 12; /* whole 4x3 and 8-token tiles */
-    if (a->key == KEY_F32T) tb = j->T; /* f32t: the float kernels block tokens themselves */
+    if (a->key == KEY_F32T || a->key == KEY_F32X4) tb = j->T; /* the float kernels block tokens themselves */
     for (int t0 = 0; t0 < j->T; t0 += tb) {
         const int nt = j->T - t0 < tb ? j->T - t0 : tb;
         float *y = mp->y + (size_t)t0 * mp->ldy + r0;
@@ -194,6 +197,8 @@ static int act_index(mm_job *j, int key, int K) {
         a->x_row = sl_act_row_bytes(SL_ACT_Q8S, K);
     } else if (key == KEY_F32T) {
         a->x_row = sl_act_row_bytes(SL_ACT_F32T, K);
+    } else if (key == KEY_F32X4) {
+        a->x_row = sl_act_row_bytes(SL_ACT_F32X4, K);
     } else if (key >= KEY_TYPE) {
         a->ff = sl_type_get((uint32_t)(key - KEY_TYPE))->from_float;
         a->x_row = sl_row_size((uint32_t)(key - KEY_TYPE), K);
@@ -222,7 +227,8 @@ int sl_matmul_parts(sl_pool *pool, sl_matmul_scratch *scratch, const float *x, i
         /* (a q8_K tile kernel reads what the q8_K quantizer writes) */
         int key = pp->kern ? (pp->kern->act == SL_ACT_Q8S   ? KEY_Q8S
                               : pp->kern->act == SL_ACT_Q8K ? KEY_TYPE + SL_TYPE_Q8_K
-                              : pp->kern->act == SL_ACT_F32T ? KEY_F32T : KEY_X)
+                              : pp->kern->act == SL_ACT_F32T ? KEY_F32T
+                              : pp->kern->act == SL_ACT_F32X4 ? KEY_F32X4 : KEY_X)
                            : (wt->vec_dot_type == SL_TYPE_F32 ? KEY_X : KEY_TYPE + (int)wt->vec_dot_type);
         if (key >= KEY_TYPE &&
             (!sl_type_get((uint32_t)(key - KEY_TYPE)) || !sl_type_get((uint32_t)(key - KEY_TYPE))->from_float ||

@@ -102,15 +102,13 @@ bool sl_repack_x8(sl_type t, void *dst, const void *src, int N, int K) {
         return true;
     }
     if (t == SL_TYPE_F16 || t == SL_TYPE_BF16) { /* 2-byte values: the same layout */
-        if (N < 0 || N % 8 != 0 || K <= 0 || K % 8 != 0) return false;
+        if (N < 0 || N % 8 != 0 || K <= 0) return false;
         const size_t w_row = (size_t)K * 2;
         for (int g = 0; g < N / 8; g++) {
             char *d = (char *)dst + (size_t)g * 8 * w_row;
             const char *s = (const char *)src + (size_t)g * 8 * w_row;
-            for (int b = 0; b < K / 8; b++)
-                for (int i = 0; i < 8; i++)
-                    memcpy(d + (size_t)b * SL_X8_BLOCK_F16 + SL_X8_F16_ROW * i,
-                           s + (size_t)i * w_row + SL_X8_F16_ROW * (size_t)b, SL_X8_F16_ROW);
+            for (int k = 0; k < K; k++)
+                for (int i = 0; i < 8; i++) memcpy(d + (size_t)k * SL_X8_HALF_COL + 2 * i, s + (size_t)i * w_row + 2 * (size_t)k, 2);
         }
         return true;
     }
@@ -122,4 +120,13 @@ bool sl_repack_x8(sl_type t, void *dst, const void *src, int N, int K) {
     for (int g = 0; g < N / 8; g++)
         repack_group((char *)dst + (size_t)g * 8 * w_row, (const char *)src + (size_t)g * 8 * w_row, w_row, nb, t);
     return true;
+}
+
+void sl_x8_half_row(float *y, const void *W, sl_type t, int K, int r) {
+    const char *g = (const char *)W + (size_t)(r / 8) * 8 * (size_t)K * 2 + 2 * (size_t)(r % 8);
+    for (int k = 0; k < K; k++) {
+        uint16_t h;
+        memcpy(&h, g + (size_t)k * SL_X8_HALF_COL, 2);
+        y[k] = t == SL_TYPE_BF16 ? sl_bf16_to_fp32(h) : sl_fp16_to_fp32(h);
+    }
 }

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "core/error.h"
+#include "kernels/gemm.h"
 #include "session/session.h"
 
 static void rmsnorm(float *out, const float *x, const float *w, int n, float eps) {
@@ -137,7 +138,8 @@ sl_status sl_forward_llama(sl_session *s, const int32_t *tokens, int T, float *l
         if (tokens[t] < 0 || tokens[t] >= V)
             return sl_fail(err, SL_ERR_INVALID_ARG, "token id %d is outside the vocabulary [0, %d)",
                            tokens[t], V);
-        et->to_float(s->x + (size_t)t * E, (const char *)m->tok_embd.data + (size_t)tokens[t] * erow, E);
+        if (m->tok_embd.x8) sl_x8_half_row(s->x + (size_t)t * E, m->tok_embd.data, m->tok_embd.type, E, tokens[t]);
+        else et->to_float(s->x + (size_t)t * E, (const char *)m->tok_embd.data + (size_t)tokens[t] * erow, E);
         uint64_t pw, pp;
         sl_kv_query_positions(kv, p0 + (uint64_t)t, &pw, &pp);
         sl_rope_sincos(&s->rope, pw, s->cs_win + (size_t)t * n_rot);

@@ -87,9 +87,9 @@ else t_fail bench_vs_recompute "$(cat "$TMP/err")"; fi
 if "$SL_BIN" bench --kernels -t 1 --reps 1 --json >"$TMP/k.json" 2>"$TMP/err"; then
     types=$(grep -oE '"type": "[a-z0-9_]+"' "$TMP/k.json" | sed 's/.*: //' | tr -d '"' | tr '\n' ' ')
     zero=$(grep -oE '"(matvec|matmul)_g(b|flop)_per_s": 0(\.0+)?[,}]' "$TMP/k.json" | head -n1)
-    # the repacked layout where a model gets it: the legacy quants, q8_0 and the K-quants with the SIMD kernels
+    # the repacked layout where a model gets it: the half types, the legacy quants, q8_0 and the K-quants with the SIMD kernels
     x8=$(grep -oE '"type": "[a-z0-9_]+", "x8": true' "$TMP/k.json" | sed 's/"type": "//; s/".*//' | tr '\n' ' ')
-    want_x8="q8_0 q4_0 q4_1 q5_0 q5_1 q4_k q5_k q6_k "
+    want_x8="f16 bf16 q8_0 q4_0 q4_1 q5_0 q5_1 q4_k q5_k q6_k "
     grep -q '"simd": "scalar"' "$TMP/k.json" && want_x8=""
     if [ "$types" = "f32 f16 bf16 q8_0 q4_0 q4_1 q5_0 q5_1 q4_k q5_k q6_k " ] && [ -z "$zero" ] &&
        [ "$x8" = "$want_x8" ] && fcmp "$(jnum read_gb_per_s "$TMP/k.json") > 0"; then
@@ -101,10 +101,11 @@ else t_fail bench_kernels "$(cat "$TMP/err")"; fi
 # very arithmetic of their scalar references, so a whole forward pass gives
 # the same bits with SL_FORCE_REF=1: greedy text and logits-driven choices
 # must match token for token
-# (the K-quant mix needs rows that are multiples of 256)
-for ty in q4_0 q4_1 q5_0 q5_1 q8_0 f16 bf16 q4_k_m q5_k_m; do
-    dims=; case $ty in q*_k_m) dims="--embd 256 --ff 768 --heads 4 --heads-kv 2" ;; esac
-    "$SL_BIN" synth --shape tiny $dims --type $ty --seed 9 -o "$TMP/e-$ty.gguf" 2>/dev/null
+# (the K-quant mix needs rows that are multiples of 256; a tied f16 or bf16
+# embedding of 8n rows is repacked and looked up in place, 300 rows are not)
+for ty in q4_0 q4_1 q5_0 q5_1 q8_0 f16 bf16 f16-304 bf16-304 q4_k_m q5_k_m; do
+    dims=; case $ty in q*_k_m) dims="--embd 256 --ff 768 --heads 4 --heads-kv 2" ;; *-304) dims="--vocab-size 304" ;; esac
+    "$SL_BIN" synth --shape tiny $dims --type "${ty%-304}" --seed 9 -o "$TMP/e-$ty.gguf" 2>/dev/null
     a=$("$SL_BIN" generate -m "$TMP/e-$ty.gguf" -p "Once upon a time" -n 40 --temp 0 --window 20 -t 2 2>/dev/null)
     b=$(SL_FORCE_REF=1 "$SL_BIN" generate -m "$TMP/e-$ty.gguf" -p "Once upon a time" -n 40 --temp 0 --window 20 -t 2 2>/dev/null)
     if [ -n "$a" ] && [ "$a" = "$b" ]; then t_pass bench_simd_equals_ref_$ty

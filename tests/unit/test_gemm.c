@@ -42,6 +42,7 @@ static char *make_x(const sl_gemm_kernel *kern, sl_act_quant_fn quant, const flo
     char *xq = calloc((size_t)T, *x_row);
     for (int t = 0; t < T; t++) {
         if (kern->act == SL_ACT_F32T) sl_pack_f32t(xq, x + (size_t)t * K, t, T, K);
+        else if (kern->act == SL_ACT_F32X4) sl_pack_f32x4(xq, x + (size_t)t * K, t, T, K);
         else quant(xq + (size_t)t * *x_row, x + (size_t)t * K, K);
     }
     return xq;
@@ -107,7 +108,7 @@ static void check_gemm(sl_type t, int N, int T, int K) {
         if (kr->act == SL_ACT_Q8K) sl_type_get_ref(SL_TYPE_Q8_K)->to_float(xd, xr, K);
         else
             for (int k = 0; k < K; k++)
-                xd[k] = kr->act == SL_ACT_F32T ? x[(size_t)tk * K + k]
+                xd[k] = kr->act == SL_ACT_F32T || kr->act == SL_ACT_F32X4 ? x[(size_t)tk * K + k]
                                               : ((const int8_t *)xr)[k] * ((const float *)(const void *)(xr + K))[k / 32];
         for (int r = 0; r < N; r++) {
             sl_type_get_ref(t)->to_float(wd, W + (size_t)r * w_row, K);
@@ -161,6 +162,15 @@ static void check_x8(sl_type t, int N, int T, int K, int fill) {
     for (size_t b = 0; fill && b < (size_t)N * w_row / bs; b++)
         memset(W + b * bs + lo, fill == 1 ? 0xFF : (b % 2 ? 0x80 : 0x7F), hi - lo);
     T_CHECK(sl_repack_x8(t, P, W, N, K), "%s N=%d K=%d: repack refused", sl_type_name(t), N, K);
+    if (t == SL_TYPE_F16 || t == SL_TYPE_BF16) { /* rows looked up in place (a tied embedding) */
+        float *a = malloc((size_t)K * sizeof *a), *b = malloc((size_t)K * sizeof *b);
+        for (int r = 0; r < N; r++) {
+            sl_type_get_ref(t)->to_float(a, W + (size_t)r * w_row, K);
+            sl_x8_half_row(b, P, t, K, r);
+            T_CHECK(!memcmp(a, b, (size_t)K * sizeof *a), "%s N=%d K=%d: x8 row %d differs", sl_type_name(t), N, K, r);
+        }
+        free(a), free(b);
+    }
     float *x = malloc((size_t)T * K * sizeof *x);
     for (int i = 0; i < T * K; i++) x[i] = fill ? (i % 3 ? 2.0f : -2.0f) : t_rand_f(&g_seed) * 2;
     size_t x_row;
@@ -191,27 +201,20 @@ static void test_gemm_x8_matches_ref(void) {
     char src[8 * 34] = {0}, dst[8 * 34];
     T_CHECK(!sl_repack_x8(SL_TYPE_Q4_0, dst, src, 7, 32) && !sl_repack_x8(SL_TYPE_Q4_0, dst, src, 8, 48) &&
                 !sl_repack_x8(SL_TYPE_Q4_K, dst, src, 8, 32) && !sl_repack_x8(SL_TYPE_Q3_K, dst, src, 8, 256) &&
-                !sl_repack_x8(SL_TYPE_Q5_1, dst, src, 8, 48) && !sl_repack_x8(SL_TYPE_F16, dst, src, 8, 12) &&
-                !sl_repack_x8(SL_TYPE_BF16, dst, src, 8, 12) &&
+                !sl_repack_x8(SL_TYPE_Q5_1, dst, src, 8, 48) && !sl_repack_x8(SL_TYPE_F16, dst, src, 12, 12) &&
+                !sl_repack_x8(SL_TYPE_BF16, dst, src, 4, 12) && !sl_repack_x8(SL_TYPE_F16, dst, src, 8, 0) &&
                 !sl_repack_x8(SL_TYPE_F32, dst, src, 8, 32),
             "repack accepted a shape or type it has no layout for");
     T_CHECK(sl_gemm_get_x8(SL_TYPE_Q3_K) == NULL && sl_gemm_get_x8(SL_TYPE_F32) == NULL, "unexpected x8 kernels");
-    /* f16 repacks only where a group is short enough to gain */
-    T_CHECK(!sl_gemm_x8_wanted(SL_TYPE_F16, SL_X8_F16_MAX_K + 8) && !sl_gemm_x8_wanted(SL_TYPE_F32, 64) &&
-                !sl_gemm_x8_wanted(SL_TYPE_BF16, SL_X8_F16_MAX_K + 8) &&
-                sl_gemm_x8_wanted(SL_TYPE_F16, 768) == (sl_gemm_get_x8(SL_TYPE_F16) != NULL) &&
-                sl_gemm_x8_wanted(SL_TYPE_BF16, 768) == (sl_gemm_get_x8(SL_TYPE_BF16) != NULL) &&
-                sl_gemm_x8_wanted(SL_TYPE_Q4_0, 8192) == (sl_gemm_get_x8(SL_TYPE_Q4_0) != NULL),
-            "x8 policy");
     if (!have_simd()) T_SKIP("no AVX2 on this CPU");
     const sl_type types[] = {SL_TYPE_Q4_0, SL_TYPE_Q4_1, SL_TYPE_Q5_0, SL_TYPE_Q5_1, SL_TYPE_Q8_0,
                              SL_TYPE_Q4_K, SL_TYPE_Q5_K, SL_TYPE_Q6_K, SL_TYPE_F16, SL_TYPE_BF16};
-    const int Ns[] = {8, 16, 40};
+    const int Ns[] = {8, 16, 40, 64}; /* half tiles: 1, 2, 3 + 2 and 3 + 3 + 2 groups */
     const int Ts[] = {1, 2, 3, 4, 5, 8, 9, 13};
     for (size_t i = 0; i < sizeof types / sizeof types[0]; i++) {
         const bool kq = sl_type_block_size(types[i]) == SL_QK_K; /* 1, 3 and 11 super-blocks */
-        const bool f16 = types[i] == SL_TYPE_F16 || types[i] == SL_TYPE_BF16; /* 1, 12 and 132 steps of 8 */
-        const int Ks[] = {kq ? 256 : f16 ? 8 : 32, kq ? 768 : 96, kq ? 2816 : 1056};
+        const bool f16 = types[i] == SL_TYPE_F16 || types[i] == SL_TYPE_BF16; /* any K */
+        const int Ks[] = {kq ? 256 : f16 ? 5 : 32, kq ? 768 : f16 ? 97 : 96, kq ? 2816 : f16 ? 1031 : 1056};
         T_CHECK(sl_gemm_get_x8(types[i]) != NULL, "%s: no x8 kernel", sl_type_name(types[i]));
         if (!sl_gemm_get_x8(types[i])) continue;
         for (size_t a = 0; a < sizeof Ns / sizeof Ns[0]; a++)
@@ -248,16 +251,17 @@ static char *raw_k_rows(sl_type t, int N, int K, int fill) {
     return (char *)W;
 }
 
-/* The float prefill path blocks rows (jobs of 16, 8 at a time as two tiles
- * of 4) and tokens (jobs of 36, tiles of 3) and runs K whole: sizes across
- * each of those edges (a last group of 1..4 rows has no second tile)
- * against the reference, and every token of a batch against the same token
- * run alone (the decode path), bit for bit. */
+/* The f32 prefill path blocks rows (jobs of 16, 8 at a time as two tiles
+ * of 4) and tokens (jobs of 36, tiles of 3) and runs K whole; the half
+ * kernels on rows as stored take tiles of 24 rows (the last of 1..23),
+ * blocks of 32 tokens and transpose 256 columns at a time: sizes across
+ * each of those edges against the reference, and every token of a batch
+ * against the same token run alone (the decode path), bit for bit. */
 static void test_gemm_float_blocks(void) {
     if (!have_simd()) T_SKIP("no AVX2 on this CPU");
     const sl_type types[] = {SL_TYPE_F32, SL_TYPE_F16, SL_TYPE_BF16};
     const int shapes[][3] = {{33, 70, 1031}, {67, 135, 1547}, {40, 66, 520}, {5, 67, 8}, {64, 2, 2048}, {9, 4, 7},
-                              {12, 37, 100}, {21, 36, 64}, {30, 38, 15}};
+                              {12, 37, 100}, {21, 36, 64}, {30, 38, 15}, {48, 33, 256}, {47, 31, 257}};
     for (size_t i = 0; i < sizeof types / sizeof types[0]; i++)
         for (size_t c = 0; c < sizeof shapes / sizeof shapes[0]; c++) {
             const int N = shapes[c][0], T = shapes[c][1], K = shapes[c][2];
@@ -312,6 +316,35 @@ static void test_f32t_layout(void) {
                 T_CHECK(m[8 * w] == x[src * K + 8] && tl[K - K8 - 1] == x[src * K + K - 1], "T=%d token %d: helpers", T,
                         t);
             }
+        }
+        free(xq);
+    }
+}
+
+/* f32x4 as gemm.h documents it: tile u holds v[K][w], w = 4 tokens (1 for
+ * a product of one token); the empty slots of the last tile repeat the last
+ * token; tokens may be written in any order. */
+static void test_f32x4_layout(void) {
+    const int K = 13;
+    float x[6 * 13];
+    for (int i = 0; i < 6 * K; i++) x[i] = (float)(i / K * 100 + i % K);
+    const size_t tb = sl_f32x4_tile_bytes(K);
+    T_CHECK(tb % 64 == 0 && tb >= 4 * K * sizeof(float), "tile bytes %zu", tb);
+    T_CHECK(sl_act_row_bytes(SL_ACT_F32X4, K) == tb, "row bytes of f32x4");
+    const int Ts[] = {6, 4, 2, 1};
+    for (size_t ti = 0; ti < sizeof Ts / sizeof Ts[0]; ti++) {
+        const int T = Ts[ti], w = T == 1 ? 1 : 4;
+        T_CHECK(sl_f32x4_width(T) == w, "T=%d: width %d", T, sl_f32x4_width(T));
+        char *xq = calloc(2, tb);
+        for (int t = T - 1; t >= 0; t--) sl_pack_f32x4(xq, x + t * K, t, T, K);
+        for (int t = 0; t < (T + w - 1) / w * w; t++) {
+            const int src = t < T ? t : T - 1;
+            const float *tile = (const float *)(const void *)(xq + (size_t)(t / w) * tb);
+            for (int k = 0; k < K; k++)
+                T_CHECK(tile[k * w + t % w] == x[src * K + k], "T=%d slot %d column %d: %g, want %g", T, t, k,
+                        tile[k * w + t % w], x[src * K + k]);
+            if (t < T)
+                T_CHECK(sl_f32x4_at(xq, tb, t, T)[(K - 1) * w] == x[src * K + K - 1], "T=%d token %d: helper", T, t);
         }
         free(xq);
     }
@@ -421,7 +454,8 @@ static void test_gemm_table(void) {
     T_CHECK(sl_gemm_get_ref(SL_TYPE_Q4_1) && sl_gemm_get_ref(SL_TYPE_Q4_1)->act == SL_ACT_Q8S, "q4_1 reads q8s");
     T_CHECK(sl_gemm_get_ref(SL_TYPE_Q6_K) && sl_gemm_get_ref(SL_TYPE_Q6_K)->act == SL_ACT_Q8K, "q6_K reads q8_K");
     T_CHECK(sl_gemm_get_ref(SL_TYPE_Q4_0) && sl_gemm_get_ref(SL_TYPE_Q4_0)->act == SL_ACT_Q8S, "q4_0 reads q8s");
-    T_CHECK(sl_gemm_get_ref(SL_TYPE_F16) && sl_gemm_get_ref(SL_TYPE_F16)->act == SL_ACT_F32T, "f16 reads f32t");
+    T_CHECK(sl_gemm_get_ref(SL_TYPE_F16) && sl_gemm_get_ref(SL_TYPE_F16)->act == SL_ACT_F32X4, "f16 reads f32x4");
+    T_CHECK(sl_gemm_get_ref(SL_TYPE_F32) && sl_gemm_get_ref(SL_TYPE_F32)->act == SL_ACT_F32T, "f32 reads f32t");
     T_CHECK(sl_act_row_bytes(SL_ACT_Q8S, 64) == 128 && sl_act_row_bytes(SL_ACT_F32, 5) == 20, "row bytes");
 }
 
@@ -433,6 +467,7 @@ int main(void) {
     T_RUN(test_swiglu);
     T_RUN(test_gemm_float_blocks);
     T_RUN(test_f32t_layout);
+    T_RUN(test_f32x4_layout);
     T_RUN(test_gemm_k_extremes);
     T_RUN(test_gemm_legacy_extremes);
     return T_DONE();

@@ -208,8 +208,8 @@ void bench_kernels(FILE *out, int n_threads, int reps, int T, bool json) {
         free(yv);
         yv = malloc((size_t)N_mv * sizeof *yv);
         if (!W || !yv) cli_die("kernels: out of memory for a %zu MiB matrix", row * N_mv >> 20);
-        /* the layout a loaded model uses: repacked where that pays at this K (sl_gemm_x8_wanted) */
-        const bool x8 = sl_gemm_x8_wanted(t, KB_K);
+        /* the layout a loaded model uses: repacked where the type has an x8 kernel */
+        const bool x8 = sl_gemm_get_x8(t) != NULL;
         if (x8) {
             char *P = malloc((size_t)N_mv * row);
             if (!P || !sl_repack_x8(t, P, W, N_mv, KB_K)) cli_die("kernels: out of memory repacking %s", sl_type_name(t));

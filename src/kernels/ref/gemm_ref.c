@@ -134,7 +134,7 @@ void sl_gemm_q8_0_ref(float *y, size_t ldy, const void *W, size_t w_row, const v
     }
 }
 
-/* ---- float kernels, f32t activations ---- */
+/* ---- f32 kernels, f32t activations ---- */
 
 void sl_pack_f32t(void *xq, const float *x, int t, int T, int K) {
     const size_t tb = sl_f32t_tile_bytes(K);
@@ -146,6 +146,16 @@ void sl_pack_f32t(void *xq, const float *x, int t, int T, int K) {
         const int j = u % w;
         for (int k = 0; k < K8; k += 8) memcpy(tile + (size_t)k * w + j * 8, x + k, 8 * sizeof *x);
         memcpy(tile + (size_t)w * K8 + (size_t)j * (K - K8), x + K8, (size_t)(K - K8) * sizeof *x);
+    }
+}
+
+void sl_pack_f32x4(void *xq, const float *x, int t, int T, int K) {
+    const size_t tb = sl_f32x4_tile_bytes(K);
+    const int w = sl_f32x4_width(T);
+    const int t1 = t == T - 1 ? (t / w + 1) * w : t + 1;
+    for (int u = t; u < t1; u++) {
+        float *tile = (float *)(void *)((char *)xq + (size_t)(u / w) * tb);
+        for (int k = 0; k < K; k++) tile[(size_t)k * w + u % w] = x[k];
     }
 }
 
@@ -184,14 +194,29 @@ void sl_gemm_f32_ref(float *y, size_t ldy, const void *W, size_t w_row, const vo
     float_ref(y, ldy, W, w_row, xq, x_row, nr, nt, K, acc, SL_TYPE_F32);
 }
 
+/* ---- half kernels (f16, bf16), f32x4 activations: one chain per output ---- */
+
+static void half_ref(float *y, size_t ldy, const void *W, size_t w_row, const void *xq, size_t x_row, int nr,
+                     int nt, int K, bool acc, sl_type wt) {
+    const int xs = sl_f32x4_width(nt);
+    for (int t = 0; t < nt; t++)
+        for (int r = 0; r < nr; r++) {
+            const void *w = (const char *)W + (size_t)r * w_row;
+            const float *x = sl_f32x4_at(xq, x_row, t, nt);
+            float a = 0;
+            for (int k = 0; k < K; k++) a = fmaf(float_at(w, k, wt), x[(size_t)k * xs], a);
+            store(&y[(size_t)t * ldy + r], a, acc);
+        }
+}
+
 void sl_gemm_f16_ref(float *y, size_t ldy, const void *W, size_t w_row, const void *xq,
                      size_t x_row, int nr, int nt, int K, bool acc) {
-    float_ref(y, ldy, W, w_row, xq, x_row, nr, nt, K, acc, SL_TYPE_F16);
+    half_ref(y, ldy, W, w_row, xq, x_row, nr, nt, K, acc, SL_TYPE_F16);
 }
 
 void sl_gemm_bf16_ref(float *y, size_t ldy, const void *W, size_t w_row, const void *xq,
                       size_t x_row, int nr, int nt, int K, bool acc) {
-    float_ref(y, ldy, W, w_row, xq, x_row, nr, nt, K, acc, SL_TYPE_BF16);
+    half_ref(y, ldy, W, w_row, xq, x_row, nr, nt, K, acc, SL_TYPE_BF16);
 }
 
 void sl_swiglu_ref(float *g, const float *u, int n) {

@@ -14,11 +14,10 @@
  * vpmaddubsw stay within 2 * 15 * 127 (two of them added, 4 * 15 * 127).
  * q8_0 uses |w| and sign(x, w): pair sums within 2 * 128 * 127.
  *
- * f32 and f16: eight lanes along K, one FMA chain per lane of each output,
- * lanes summed in sl_hsum_ps's order. Decode streams 8 rows straight from
- * W, or one run from a group of short f16 rows repacked at load (x8);
- * prefill runs 4 x 3 register tiles over the whole of K, weights converted
- * as loaded, activations in f32t tiles (see float_prefill). */
+ * f32: eight lanes along K, one FMA chain per lane of each output, lanes
+ * summed in sl_hsum_ps's order. Decode streams 8 rows straight from W;
+ * prefill runs 4 x 3 register tiles over the whole of K, activations in
+ * f32t tiles (see float_prefill). f16 and bf16: x86/gemm_half_avx2.c. */
 #include <immintrin.h>
 #include <math.h>
 #include <stddef.h>
@@ -430,23 +429,10 @@ void sl_gemm_q8_0x8_avx2(float *y, size_t ldy, const void *W, size_t w_row, cons
     q8_0_gemm(y, ldy, W, w_row, xq, x_row, nr, nt, K, acc, true);
 }
 
-/* ---- f32, f16 and bf16 ------------------------------------------------------------- */
+/* ---- f32 (f16 and bf16: x86/gemm_half_avx2.c) ------------------------------------ */
 
-/* The element kinds of the float kernels; each converts exactly to f32, so
- * all three share the tiles below (constant el: one specialized copy each). */
-enum { EL_F32, EL_F16, EL_BF16 };
-INLINE size_t el_size(int el) { return el == EL_F32 ? 4 : 2; }
-INLINE __m256 load_w(const void *w, int k, int el) {
-    const __m128i *h = (const __m128i *)((const uint16_t *)w + k);
-    if (el == EL_F16) return _mm256_cvtph_ps(_mm_loadu_si128(h));
-    /* bf16 is the top half of an f32: widen and shift */
-    if (el == EL_BF16) return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(_mm_loadu_si128(h)), 16));
-    return _mm256_loadu_ps((const float *)w + k);
-}
-INLINE float w_at(const void *w, int k, int el) {
-    const uint16_t h = el == EL_F32 ? 0 : ((const uint16_t *)w)[k];
-    return el == EL_F16 ? sl_h2f(h) : el == EL_BF16 ? sl_bf16_to_fp32(h) : ((const float *)w)[k];
-}
+INLINE __m256 load_w(const void *w, int k) { return _mm256_loadu_ps((const float *)w + k); }
+INLINE float w_at(const void *w, int k) { return ((const float *)w)[k]; }
 
 /* The lane sums of eight outputs at once, each in sl_hsum_ps's order
  * ((l0+l4)+(l2+l6)) + ((l1+l5)+(l3+l7)): the same bits, a quarter of the
@@ -468,7 +454,7 @@ INLINE __m256 hsum8(const __m256 *v) {
  * lane sums, then the K % 8 tail (xt: the token's f32t tail) in order, stored
  * to or added into o[0..n). */
 INLINE void float_finish8(float *o, const __m256 *lanes, int n, const char *W, size_t w_row, const float *xt,
-                          int K8, int K, int el, bool acc) {
+                          int K8, int K, bool acc) {
     const __m256 s = hsum8(lanes);
     if (n == 8 && K8 == K) {
         _mm256_storeu_ps(o, acc ? _mm256_add_ps(_mm256_loadu_ps(o), s) : s);
@@ -477,7 +463,7 @@ INLINE void float_finish8(float *o, const __m256 *lanes, int n, const char *W, s
     float v[8];
     _mm256_storeu_ps(v, s);
     for (int i = 0; i < n; i++) {
-        for (int k = K8; k < K; k++) v[i] = fmaf(w_at(W + (size_t)i * w_row, k, el), xt[k - K8], v[i]);
+        for (int k = K8; k < K; k++) v[i] = fmaf(w_at(W + (size_t)i * w_row, k), xt[k - K8], v[i]);
         o[i] = acc ? o[i] + v[i] : v[i];
     }
 }
@@ -485,28 +471,26 @@ INLINE void float_finish8(float *o, const __m256 *lanes, int n, const char *W, s
 /* Decode: 8 rows (n of them real: the others repeat row n - 1) x token t
  * straight from W, 8 chains in flight, with software prefetch (the 8 rows
  * are 8 short streams that the hardware prefetchers pick up too late):
- *  - A group of up to FL_GROUP_L1 bytes (f16 K <= 1024, f32 K <= 512) fits
- *    in L1 beside the next, so all of the next group (one contiguous run)
- *    is prefetched while this one is read, at the pace a step reads (2 lines
- *    per step for f16, 4 for f32).
- *  - A longer group would pass through the 32 KB L1 (32 KB of f16 at K =
- *    2048, 88 KB at K = 5632) between a line's arrival and its use, and
- *    most lines were evicted before they were read. So each row is
- *    prefetched FL_AHEAD columns ahead of its use, one line per row per 64
- *    bytes used; near the rows' end the prefetch goes on into the first
- *    columns of the next 8 rows.
+ *  - A group of up to FL_GROUP_L1 bytes (K <= 512) fits in L1 beside the
+ *    next, so all of the next group (one contiguous run) is prefetched while
+ *    this one is read, at the pace a step reads (4 lines per step).
+ *  - A longer group would pass through the 32 KB L1 (64 KB at K = 2048)
+ *    between a line's arrival and its use, and most lines were evicted
+ *    before they were read. So each row is prefetched FL_AHEAD columns
+ *    ahead of its use, one line per row per 64 bytes used; near the rows'
+ *    end the prefetch goes on into the first columns of the next 8 rows.
  * Measured in paired rounds in one process, 2 threads, weights from DRAM:
- * rows ahead against the whole next group, f16 9-43% faster at K = 2048 and
- * 5632 (N = 256..32000), f32 5-50%; at f16 K = 768 13-24% slower, hence the
- * two cases. 64 or 384 columns ahead measured slower than 128. pf_ok: this
- * call has 8 more rows past these. */
+ * rows ahead against the whole next group, 5-50% faster at K = 2048 and
+ * 5632 (N = 256..32000; f16 rows, then kernels of this shape, 9-43%), but
+ * slower for short rows, hence the two cases. 64 or 384 columns ahead
+ * measured slower than 128. pf_ok: this call has 8 more rows past these. */
 #define FL_AHEAD 128
 #define FL_GROUP_L1 16384
 INLINE void float_rows8(float *y, const char *W, size_t w_row, int n, const void *xq, size_t x_row, int t, int nt,
-                        int K, bool acc, const int el, const bool pf_ok) {
+                        int K, bool acc, const bool pf_ok) {
     const float *xm = sl_f32t_main(xq, x_row, t, nt);
     const size_t xs = (size_t)sl_f32t_width(nt); /* floats per column: 1 in decode */
-    const size_t es = el_size(el), rowb = (size_t)K * es;
+    const size_t es = sizeof(float), rowb = (size_t)K * es;
     const char *w[8];
     __m256 a[8];
     UNROLL
@@ -516,7 +500,7 @@ INLINE void float_rows8(float *y, const char *W, size_t w_row, int n, const void
     }
     const int K8 = K & ~7;
     const bool whole = 8 * rowb <= FL_GROUP_L1;
-    const int npf = pf_ok ? (int)el_size(el) : 0; /* lines per step: 8 rows x 8 columns */
+    const int npf = pf_ok ? (int)es : 0; /* lines per step: 8 rows x 8 columns */
     for (int k = 0; k < K8; k += 8) {
         const size_t b = (size_t)k * es, ahead = b + FL_AHEAD * es;
         if (whole) {
@@ -532,28 +516,25 @@ INLINE void float_rows8(float *y, const char *W, size_t w_row, int n, const void
         }
         const __m256 xv = _mm256_loadu_ps(xm + (size_t)k * xs);
         UNROLL
-        for (int i = 0; i < 8; i++) a[i] = _mm256_fmadd_ps(load_w(w[i], k, el), xv, a[i]);
+        for (int i = 0; i < 8; i++) a[i] = _mm256_fmadd_ps(load_w(w[i], k), xv, a[i]);
     }
-    float_finish8(y, a, n, W, w_row, sl_f32t_tail(xq, x_row, t, nt, K), K8, K, el, acc);
+    float_finish8(y, a, n, W, w_row, sl_f32t_tail(xq, x_row, t, nt, K), K8, K, acc);
 }
 
 /* Prefill: register tiles of 4 rows x the 3 tokens of an f32t tile, each
  * run over all of K at once: 12 accumulators, the 3 token vectors and one
  * weight vector fill the 16 ymm registers, and per 8 columns the tile loads
- * 4 weight vectors (f16 converted as loaded: the conversion is exact) and 3
- * token vectors for 12 fused multiply-adds. Each lane's chain runs in the
- * same order as in decode, so the bits are those of float_rows8 and of the
- * reference.
+ * 4 weight vectors and 3 token vectors for 12 fused multiply-adds. Each
+ * lane's chain runs in the same order as in decode, so the bits are those of
+ * float_rows8 and of the reference.
  * Why no blocking of K: carrying the lanes of a block of outputs from one K
- * block to the next, and converting weight panels to f32 ahead, cost more
- * than the cache misses they saved (in-process A/B on this Zen 3 at T = 128:
- * f16 5-17% faster for K = 768..5632, f32 within noise at K = 2048 and up to
- * 1.3x faster at K = 64). The order of the loops does the caching instead:
- * the FL_RB rows of a job are read once per FL_TB tokens from memory and
- * then from L2 (8 rows x K f16: 32 KB at K = 2048) while the tiles of those
- * tokens go by (FL_TB x K f32: 288 KB at K = 2048), the hardware
- * prefetchers following the sequential rows. Two 4-row tiles make 8 outputs
- * per token, so the lane sums are one hsum8. */
+ * block to the next cost more than the cache misses it saved (in-process
+ * A/B on this Zen 3 at T = 128: within noise at K = 2048, up to 1.3x faster
+ * at K = 64). The order of the loops does the caching instead: the FL_RB
+ * rows of a job are read once per FL_TB tokens from memory and then from
+ * L2 while the tiles of those tokens go by, the hardware prefetchers
+ * following the sequential rows. Two 4-row tiles make 8 outputs per token,
+ * so the lane sums are one hsum8. */
 #define FL_RM 4
 #define FL_RN SL_F32T_TOKENS
 #define FL_RB 16 /* rows per job */
@@ -566,26 +547,19 @@ INLINE void tile_rows(const char **w, const char *W, size_t w_row, int r, int nr
 }
 
 /* a[i][j] = the lanes of row w[i] times token j of the f32t tile whose
- * 8-column groups start at x (group s at x + 24 s), over K8 columns; the
- * 8 values of row i at column k are at w[i] + k * colb (colb: the element
- * size for rows as stored, 16 in an f16 x8 group). */
-INLINE void float_tile(__m256 a[FL_RM][FL_RN], const char *const *w, const float *restrict x, int K8,
-                       const int el, const size_t colb) {
+ * 8-column groups start at x (group s at x + 24 s), over K8 columns. */
+INLINE void float_tile(__m256 a[FL_RM][FL_RN], const char *const *w, const float *restrict x, int K8) {
     UNROLL
     for (int i = 0; i < FL_RM; i++)
         UNROLL
         for (int j = 0; j < FL_RN; j++) a[i][j] = _mm256_setzero_ps();
     for (int k = 0; k < K8; k += 8) {
-        /* x8: this tile's rows are every other line (the group's other 4
-         * rows fill the lines between), a stride the hardware prefetchers
-         * follow late; 4 steps ahead measured 1-2% faster than none */
-        if (colb == SL_X8_F16_ROW) _mm_prefetch(w[0] + (size_t)(k + 32) * colb, _MM_HINT_T0);
         __m256 xv[FL_RN];
         UNROLL
         for (int j = 0; j < FL_RN; j++) xv[j] = _mm256_loadu_ps(x + (size_t)k * FL_RN + j * 8);
         UNROLL
         for (int i = 0; i < FL_RM; i++) {
-            const __m256 wv = load_w(w[i] + (size_t)k * colb, 0, el);
+            const __m256 wv = load_w(w[i], k);
             UNROLL
             for (int j = 0; j < FL_RN; j++) a[i][j] = _mm256_fmadd_ps(wv, xv[j], a[i][j]);
         }
@@ -594,104 +568,43 @@ INLINE void float_tile(__m256 a[FL_RM][FL_RN], const char *const *w, const float
 
 /* nt >= 2 tokens, K8 = K & ~7 > 0: jobs of FL_RB rows x FL_TB tokens; in a
  * job, 8 rows at a time against every tile of its tokens (the last tile's
- * tokens past nt repeat token nt - 1 and are never stored). x8: f16 groups
- * as repacked (kernels/gemm.h; nr % 8 == 0, K % 8 == 0), row i of a group
- * 16 bytes into each 128-byte step. */
-INLINE void float_prefill(float *y, size_t ldy, const char *W, size_t w_row, const char *xq, size_t x_row, int nr,
-                          int nt, int K, bool acc, const int el, const bool x8) {
+ * tokens past nt repeat token nt - 1 and are never stored). */
+static void float_prefill(float *y, size_t ldy, const char *W, size_t w_row, const char *xq, size_t x_row, int nr,
+                          int nt, int K, bool acc) {
     const int K8 = K & ~7;
-    const size_t colb = x8 ? SL_X8_F16_ROW : el_size(el);
     for (int r0 = 0; r0 < nr; r0 += FL_RB)
         for (int t0 = 0; t0 < nt; t0 += FL_TB) {
             const int t1 = t0 + FL_TB < nt ? t0 + FL_TB : nt;
             for (int r = r0; r < r0 + FL_RB && r < nr; r += 8) {
                 const int n = nr - r < 8 ? nr - r : 8;
                 const char *w[8];
-                if (x8) {
-                    for (int i = 0; i < 8; i++) w[i] = W + (size_t)r * w_row + (size_t)i * SL_X8_F16_ROW;
-                } else {
-                    tile_rows(w, W, w_row, r, nr);
-                    tile_rows(w + FL_RM, W, w_row, r + FL_RM, nr);
-                }
+                tile_rows(w, W, w_row, r, nr);
+                tile_rows(w + FL_RM, W, w_row, r + FL_RM, nr);
                 for (int t = t0; t < t1; t += FL_RN) {
                     const float *xm = sl_f32t_main(xq, x_row, t, nt);
                     __m256 a[2][FL_RM][FL_RN];
-                    float_tile(a[0], w, xm, K8, el, colb);
+                    float_tile(a[0], w, xm, K8);
                     const int h = n > FL_RM; /* the second 4 rows, when there are any */
-                    if (h) float_tile(a[1], w + FL_RM, xm, K8, el, colb);
+                    if (h) float_tile(a[1], w + FL_RM, xm, K8);
                     for (int j = 0; j < FL_RN && t + j < t1; j++) {
                         const __m256 v[8] = {a[0][0][j], a[0][1][j], a[0][2][j], a[0][3][j],
                                              a[h][0][j], a[h][1][j], a[h][2][j], a[h][3][j]};
                         float_finish8(y + (size_t)(t + j) * ldy + r, v, n, W + (size_t)r * w_row, w_row,
-                                      sl_f32t_tail(xq, x_row, t + j, nt, K), K8, K, el, acc);
+                                      sl_f32t_tail(xq, x_row, t + j, nt, K), K8, K, acc);
                     }
                 }
             }
         }
 }
 
-INLINE void float_gemm(float *y, size_t ldy, const void *W, size_t w_row, const void *xq, size_t x_row,
-                       int nr, int nt, int K, bool acc, const int el) {
+void sl_gemm_f32_avx2(float *y, size_t ldy, const void *W, size_t w_row, const void *xq,
+                      size_t x_row, int nr, int nt, int K, bool acc) {
     if (nt >= 2 && K >= 8) {
-        float_prefill(y, ldy, W, w_row, xq, x_row, nr, nt, K, acc, el, false);
+        float_prefill(y, ldy, W, w_row, xq, x_row, nr, nt, K, acc);
         return;
     }
     for (int t = 0; t < nt; t++)
         for (int r = 0; r < nr; r += 8)
             float_rows8(y + (size_t)t * ldy + r, (const char *)W + (size_t)r * w_row, w_row, nr - r < 8 ? nr - r : 8,
-                        xq, x_row, t, nt, K, acc, el, r + 16 <= nr);
-}
-
-void sl_gemm_f32_avx2(float *y, size_t ldy, const void *W, size_t w_row, const void *xq,
-                      size_t x_row, int nr, int nt, int K, bool acc) {
-    float_gemm(y, ldy, W, w_row, xq, x_row, nr, nt, K, acc, EL_F32);
-}
-
-void sl_gemm_f16_avx2(float *y, size_t ldy, const void *W, size_t w_row, const void *xq,
-                      size_t x_row, int nr, int nt, int K, bool acc) {
-    float_gemm(y, ldy, W, w_row, xq, x_row, nr, nt, K, acc, EL_F16);
-}
-
-void sl_gemm_bf16_avx2(float *y, size_t ldy, const void *W, size_t w_row, const void *xq,
-                       size_t x_row, int nr, int nt, int K, bool acc) {
-    float_gemm(y, ldy, W, w_row, xq, x_row, nr, nt, K, acc, EL_BF16);
-}
-
-/* Decode from an f16 or bf16 x8 group (kernels/gemm.h): the 8 rows' next 8
- * columns are the 128 bytes after the last, so the group is one sequential
- * run, prefetched SL_X8_AHEAD bytes ahead as the quantized x8 kernels do.
- * The lanes and their order are float_rows8's: the same bits. */
-INLINE void h16x8_rows8(float *y, const char *g, const float *x, int K, bool acc, const int el) {
-    __m256 a[8];
-    UNROLL
-    for (int i = 0; i < 8; i++) a[i] = _mm256_setzero_ps();
-    for (int k = 0; k < K; k += 8) {
-        const char *blk = g + (size_t)k * SL_X8_F16_ROW;
-        sl_prefetch_x8_ahead(blk, SL_X8_BLOCK_F16);
-        const __m256 xv = _mm256_loadu_ps(x + k);
-        UNROLL
-        for (int i = 0; i < 8; i++) a[i] = _mm256_fmadd_ps(load_w(blk + SL_X8_F16_ROW * i, 0, el), xv, a[i]);
-    }
-    float_finish8(y, a, 8, NULL, 0, NULL, K, K, el, acc);
-}
-
-/* f16 and bf16 x8: nr % 8 == 0, K % 8 == 0 (sl_repack_x8 makes no other). */
-INLINE void h16x8_gemm(float *y, size_t ldy, const void *W, size_t w_row, const void *xq, size_t x_row, int nr,
-                       int nt, int K, bool acc, const int el) {
-    if (nt >= 2) {
-        float_prefill(y, ldy, W, w_row, xq, x_row, nr, nt, K, acc, el, true);
-    } else if (nt == 1) {
-        const float *x = sl_f32t_main(xq, x_row, 0, 1);
-        for (int r = 0; r < nr; r += 8) h16x8_rows8(y + r, (const char *)W + (size_t)r * w_row, x, K, acc, el);
-    }
-}
-
-void sl_gemm_f16x8_avx2(float *y, size_t ldy, const void *W, size_t w_row, const void *xq,
-                        size_t x_row, int nr, int nt, int K, bool acc) {
-    h16x8_gemm(y, ldy, W, w_row, xq, x_row, nr, nt, K, acc, EL_F16);
-}
-
-void sl_gemm_bf16x8_avx2(float *y, size_t ldy, const void *W, size_t w_row, const void *xq,
-                         size_t x_row, int nr, int nt, int K, bool acc) {
-    h16x8_gemm(y, ldy, W, w_row, xq, x_row, nr, nt, K, acc, EL_BF16);
+                        xq, x_row, t, nt, K, acc, r + 16 <= nr);
 }
