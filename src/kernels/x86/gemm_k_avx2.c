@@ -195,131 +195,134 @@ INLINE __m256i k4_pairs_isum(const char *const *w, size_t off, size_t qs_off, co
  * row-interleaved at g (kernels/gemm.h) and every token count takes the
  * quad path, whose weight vectors (and q5_K's fifth bits) are then plain
  * loads. */
-INLINE void k4_tile(__m256 *out, const char *const *w, const char *g, const char *xq, size_t x_row, int nb,
-                    const int RN, const bool five, const char *pf, const bool x8) {
+INLINE void k4_tile(__m256 *out, const char *const *w, const char *const *g, const int G, const char *xq,
+                    size_t x_row, int nb, const int RN, const bool five, const char *pf, const bool x8) {
     const size_t bytes = five ? sizeof(sl_block_q5_k) : sizeof(sl_block_q4_k);
     const size_t qs_off = five ? offsetof(sl_block_q5_k, qs) : offsetof(sl_block_q4_k, qs);
     const __m256i m4 = _mm256_set1_epi8(0x0F);
     __m256 acc[8];
     UNROLL
-    for (int t = 0; t < RN; t++) acc[t] = _mm256_setzero_ps();
+    for (int t = 0; t < RN + G - 1; t++) acc[t] = _mm256_setzero_ps();
     for (int i = 0; i < nb; i++) {
         const int npf = five ? PF_Q5K : PF_Q4K;
         if (RN > 1) prefetch_next(pf, i, npf, 0, npf);
         const size_t off = (size_t)i * bytes;
-        const char *gb = g + 8 * off; /* x8: the group's super-block i */
         const sl_block_q8_k *a[8];
         UNROLL
         for (int t = 0; t < RN; t++) a[t] = (const sl_block_q8_k *)(const void *)(xq + (size_t)t * x_row) + i;
-        /* scales and mins; the min term goes first, so that its vectors are
-         * dead before the quants are unpacked */
-        __m256i sc[2], mac[2], mbd[2];
         UNROLL
-        for (int q = 0; q < 2; q++) {
-            const char *const *r = w + 4 * q;
-            const char *sq = gb + SL_X8K_SCALES + 12 * 4 * q; /* x8: the quad's 4 x 12 scale bytes */
-            const __m256i ac = x8 ? k4_scales_pair(sq, sq + 24) : k4_scales_pair(r[0] + off + 4, r[2] + off + 4);
-            const __m256i bd = x8 ? k4_scales_pair(sq + 12, sq + 36) : k4_scales_pair(r[1] + off + 4, r[3] + off + 4);
-            sc[q] = _mm256_unpacklo_epi64(ac, bd); /* [sa sb | sc sd] */
-            /* 64-bit words 1 and 3 (the mins of both lanes) widened: [ma | mc], [mb | md] */
-            mac[q] = _mm256_cvtepu8_epi16(_mm256_castsi256_si128(_mm256_permute4x64_epi64(ac, 0x0D)));
-            mbd[q] = _mm256_cvtepu8_epi16(_mm256_castsi256_si128(_mm256_permute4x64_epi64(bd, 0x0D)));
-        }
-        const __m256 dmin = x8 ? sl_load_f16x8(gb + SL_X8K_DMIN) : halves8(w, off + 2);
-        UNROLL
-        for (int t = 0; t < RN; t++) {
-            /* m_j against the bsums of each 32-element sub-block */
-            const __m128i b2 = _mm_hadd_epi16(_mm_loadu_si128((const __m128i *)a[t]->bsums),
-                                              _mm_loadu_si128((const __m128i *)(a[t]->bsums + 8)));
-            const __m256i B = _mm256_broadcastsi128_si256(b2);
-            const __m256i m0 = _mm256_hadd_epi32(_mm256_madd_epi16(mac[0], B), _mm256_madd_epi16(mbd[0], B));
-            const __m256i m1 = _mm256_hadd_epi32(_mm256_madd_epi16(mac[1], B), _mm256_madd_epi16(mbd[1], B));
-            acc[t] = _mm256_fnmadd_ps(_mm256_cvtepi32_ps(rows8(m0, m1)), _mm256_mul_ps(dmin, _mm256_set1_ps(a[t]->d)),
-                                      acc[t]);
-        }
-        const __m256 d = x8 ? sl_load_f16x8(gb + SL_X8K_D) : halves8(w, off);
-        if (RN == 1 && !x8) {
-            const __m256i isum = k4_pairs_isum(w, off, qs_off, a[0]->qs, sc, five, pf, i);
-            acc[0] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(isum), _mm256_mul_ps(d, _mm256_set1_ps(a[0]->d)), acc[0]);
-            continue;
-        }
-        __m256i S[8][2];
-        UNROLL
-        for (int q = 0; q < 2; q++) {
-            const char *const *r = w + 4 * q;
-            /* the activations seen through an opaque pointer per quad: the
-             * compiler would otherwise load every broadcast once for both
-             * quads and spill them all in between */
-            const char *xa = (const char *)a[0];
-            __asm__("" : "+r"(xa));
+        for (int s = 0; s < G; s++) { /* accumulators acc[s + t]: G > 1 only when RN == 1 */
+            const char *gb = g[s] + 8 * off; /* x8: the group's super-block i */
+            /* scales and mins; the min term goes first, so that its vectors are
+             * dead before the quants are unpacked */
+            __m256i sc[2], mac[2], mbd[2];
             UNROLL
-            for (int t = 0; t < RN; t++) S[t][q] = _mm256_setzero_si256();
-            __m256i H[4];
-            if (five && x8) {
-                UNROLL
-                for (int k = 0; k < 4; k++)
-                    H[k] = _mm256_loadu_si256((const __m256i *)(const void *)(gb + SL_X8K5_QH + (size_t)(q * 4 + k) * 32));
-            } else if (five) {
-                quad16(r, off + offsetof(sl_block_q5_k, qh), H);
-                quad16(r, off + offsetof(sl_block_q5_k, qh) + 16, H + 2);
+            for (int q = 0; q < 2; q++) {
+                const char *const *r = w + 4 * q;
+                const char *sq = gb + SL_X8K_SCALES + 12 * 4 * q; /* x8: the quad's 4 x 12 scale bytes */
+                const __m256i ac = x8 ? k4_scales_pair(sq, sq + 24) : k4_scales_pair(r[0] + off + 4, r[2] + off + 4);
+                const __m256i bd = x8 ? k4_scales_pair(sq + 12, sq + 36) : k4_scales_pair(r[1] + off + 4, r[3] + off + 4);
+                sc[q] = _mm256_unpacklo_epi64(ac, bd); /* [sa sb | sc sd] */
+                /* 64-bit words 1 and 3 (the mins of both lanes) widened: [ma | mc], [mb | md] */
+                mac[q] = _mm256_cvtepu8_epi16(_mm256_castsi256_si128(_mm256_permute4x64_epi64(ac, 0x0D)));
+                mbd[q] = _mm256_cvtepu8_epi16(_mm256_castsi256_si128(_mm256_permute4x64_epi64(bd, 0x0D)));
             }
+            const __m256 dmin = x8 ? sl_load_f16x8(gb + SL_X8K_DMIN) : halves8(w, off + 2);
             UNROLL
-            for (int c = 0; c < 4; c++) {
-                /* Two passes over the tokens, low nibbles (sub-block 2c) then
-                 * high ones (2c + 1), so that at most 4 weight vectors, the
-                 * RN accumulators and a few temporaries are live: the low
-                 * nibbles are masked per token from the raw bytes, the high
-                 * ones unpacked once after. */
-                __m256i X[4], hi[4];
-                if (x8) {
-                    if (RN == 1 && q == 0) sl_prefetch_x8_ahead(gb + c * 2 * bytes, 2 * bytes); /* part c of 4 */
+            for (int t = 0; t < RN; t++) {
+                /* m_j against the bsums of each 32-element sub-block */
+                const __m128i b2 = _mm_hadd_epi16(_mm_loadu_si128((const __m128i *)a[t]->bsums),
+                                                  _mm_loadu_si128((const __m128i *)(a[t]->bsums + 8)));
+                const __m256i B = _mm256_broadcastsi128_si256(b2);
+                const __m256i m0 = _mm256_hadd_epi32(_mm256_madd_epi16(mac[0], B), _mm256_madd_epi16(mbd[0], B));
+                const __m256i m1 = _mm256_hadd_epi32(_mm256_madd_epi16(mac[1], B), _mm256_madd_epi16(mbd[1], B));
+                acc[s + t] = _mm256_fnmadd_ps(_mm256_cvtepi32_ps(rows8(m0, m1)), _mm256_mul_ps(dmin, _mm256_set1_ps(a[t]->d)),
+                                          acc[s + t]);
+            }
+            const __m256 d = x8 ? sl_load_f16x8(gb + SL_X8K_D) : halves8(w, off);
+            if (RN == 1 && !x8) {
+                const __m256i isum = k4_pairs_isum(w, off, qs_off, a[0]->qs, sc, five, pf, i);
+                acc[s] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(isum), _mm256_mul_ps(d, _mm256_set1_ps(a[0]->d)), acc[s]);
+                continue;
+            }
+            __m256i S[8][2];
+            UNROLL
+            for (int q = 0; q < 2; q++) {
+                const char *const *r = w + 4 * q;
+                /* the activations seen through an opaque pointer per quad: the
+                 * compiler would otherwise load every broadcast once for both
+                 * quads and spill them all in between */
+                const char *xa = (const char *)a[0];
+                __asm__("" : "+r"(xa));
+                UNROLL
+                for (int t = 0; t < RN; t++) S[t][q] = _mm256_setzero_si256();
+                __m256i H[4];
+                if (five && x8) {
                     UNROLL
                     for (int k = 0; k < 4; k++)
-                        X[k] = _mm256_loadu_si256(
-                            (const __m256i *)(const void *)(gb + (five ? SL_X8K5_QS : SL_X8K_QS) + (size_t)((q * 4 + c) * 4 + k) * 32));
-                } else {
-                    quad16(r, off + qs_off + 32 * c, X);
-                    quad16(r, off + qs_off + 32 * c + 16, X + 2);
+                        H[k] = _mm256_loadu_si256((const __m256i *)(const void *)(gb + SL_X8K5_QH + (size_t)(q * 4 + k) * 32));
+                } else if (five) {
+                    quad16(r, off + offsetof(sl_block_q5_k, qh), H);
+                    quad16(r, off + offsetof(sl_block_q5_k, qh) + 16, H + 2);
                 }
-                const __m256i s_lo = k4_pick(sc[q], 2 * c);
                 UNROLL
-                for (int t = 0; t < RN; t++) {
-                    const int8_t *y = ((const sl_block_q8_k *)(const void *)(xa + (size_t)t * x_row))->qs + 64 * c;
-                    __m256i p = _mm256_setzero_si256();
+                for (int c = 0; c < 4; c++) {
+                    /* Two passes over the tokens, low nibbles (sub-block 2c) then
+                     * high ones (2c + 1), so that at most 4 weight vectors, the
+                     * RN accumulators and a few temporaries are live: the low
+                     * nibbles are masked per token from the raw bytes, the high
+                     * ones unpacked once after. */
+                    __m256i X[4], hi[4];
+                    if (x8) {
+                        if (RN == 1 && q == 0) sl_prefetch_x8_ahead(gb + c * 2 * bytes, 2 * bytes); /* part c of 4 */
+                        UNROLL
+                        for (int k = 0; k < 4; k++)
+                            X[k] = _mm256_loadu_si256(
+                                (const __m256i *)(const void *)(gb + (five ? SL_X8K5_QS : SL_X8K_QS) + (size_t)((q * 4 + c) * 4 + k) * 32));
+                    } else {
+                        quad16(r, off + qs_off + 32 * c, X);
+                        quad16(r, off + qs_off + 32 * c + 16, X + 2);
+                    }
+                    const __m256i s_lo = k4_pick(sc[q], 2 * c);
+                    UNROLL
+                    for (int t = 0; t < RN; t++) {
+                        const int8_t *y = ((const sl_block_q8_k *)(const void *)(xa + (size_t)t * x_row))->qs + 64 * c;
+                        __m256i p = _mm256_setzero_si256();
+                        UNROLL
+                        for (int k = 0; k < 4; k++) {
+                            __m256i lo = _mm256_and_si256(X[k], m4);
+                            if (five) lo = _mm256_or_si256(lo, bit_to_4(H[k], 2 * c));
+                            p = _mm256_add_epi16(p, _mm256_maddubs_epi16(lo, bcast8(y + 8 * k)));
+                        }
+                        S[t][q] = _mm256_add_epi32(S[t][q], _mm256_madd_epi16(p, s_lo));
+                        SEQ(S[t][q]);
+                    }
                     UNROLL
                     for (int k = 0; k < 4; k++) {
-                        __m256i lo = _mm256_and_si256(X[k], m4);
-                        if (five) lo = _mm256_or_si256(lo, bit_to_4(H[k], 2 * c));
-                        p = _mm256_add_epi16(p, _mm256_maddubs_epi16(lo, bcast8(y + 8 * k)));
+                        hi[k] = _mm256_and_si256(_mm256_srli_epi16(X[k], 4), m4);
+                        if (five) hi[k] = _mm256_or_si256(hi[k], bit_to_4(H[k], 2 * c + 1));
                     }
-                    S[t][q] = _mm256_add_epi32(S[t][q], _mm256_madd_epi16(p, s_lo));
-                    SEQ(S[t][q]);
-                }
-                UNROLL
-                for (int k = 0; k < 4; k++) {
-                    hi[k] = _mm256_and_si256(_mm256_srli_epi16(X[k], 4), m4);
-                    if (five) hi[k] = _mm256_or_si256(hi[k], bit_to_4(H[k], 2 * c + 1));
-                }
-                const __m256i s_hi = k4_pick(sc[q], 2 * c + 1);
-                UNROLL
-                for (int t = 0; t < RN; t++) {
-                    const int8_t *y = ((const sl_block_q8_k *)(const void *)(xa + (size_t)t * x_row))->qs + 64 * c + 32;
-                    __m256i p = _mm256_setzero_si256();
+                    const __m256i s_hi = k4_pick(sc[q], 2 * c + 1);
                     UNROLL
-                    for (int k = 0; k < 4; k++) p = _mm256_add_epi16(p, _mm256_maddubs_epi16(hi[k], bcast8(y + 8 * k)));
-                    S[t][q] = _mm256_add_epi32(S[t][q], _mm256_madd_epi16(p, s_hi));
-                    SEQ(S[t][q]);
+                    for (int t = 0; t < RN; t++) {
+                        const int8_t *y = ((const sl_block_q8_k *)(const void *)(xa + (size_t)t * x_row))->qs + 64 * c + 32;
+                        __m256i p = _mm256_setzero_si256();
+                        UNROLL
+                        for (int k = 0; k < 4; k++) p = _mm256_add_epi16(p, _mm256_maddubs_epi16(hi[k], bcast8(y + 8 * k)));
+                        S[t][q] = _mm256_add_epi32(S[t][q], _mm256_madd_epi16(p, s_hi));
+                        SEQ(S[t][q]);
+                    }
                 }
             }
+            UNROLL
+            for (int t = 0; t < RN; t++)
+                acc[s + t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(rows8(S[t][0], S[t][1])), _mm256_mul_ps(d, _mm256_set1_ps(a[t]->d)),
+                                         acc[s + t]);
         }
-        UNROLL
-        for (int t = 0; t < RN; t++)
-            acc[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(rows8(S[t][0], S[t][1])), _mm256_mul_ps(d, _mm256_set1_ps(a[t]->d)),
-                                     acc[t]);
     }
     const __m256i perm = _mm256_setr_epi32(0, 1, 4, 5, 2, 3, 6, 7);
     UNROLL
-    for (int t = 0; t < RN; t++) out[t] = _mm256_permutevar8x32_ps(acc[t], perm);
+    for (int t = 0; t < RN + G - 1; t++) out[t] = _mm256_permutevar8x32_ps(acc[t], perm);
 }
 
 /* ---- q6_K ---------------------------------------------------------------------------- */
@@ -423,114 +426,117 @@ INLINE __m256i q6_pairs_isum(const char *const *w, size_t off, const sl_block_q8
 
 /* With x8, the group's blocks are row-interleaved at g (kernels/gemm.h)
  * and every token count takes the quad path, on plain loads. */
-INLINE void q6k_tile(__m256 *out, const char *const *w, const char *g, const char *xq, size_t x_row, int nb,
-                     const int RN, const char *pf, const bool x8) {
+INLINE void q6k_tile(__m256 *out, const char *const *w, const char *const *g, const int G, const char *xq,
+                     size_t x_row, int nb, const int RN, const char *pf, const bool x8) {
     const __m256i m4 = _mm256_set1_epi8(0x0F), m30 = _mm256_set1_epi8(0x30);
     __m256 acc[8];
     UNROLL
-    for (int t = 0; t < RN; t++) acc[t] = _mm256_setzero_ps();
+    for (int t = 0; t < RN + G - 1; t++) acc[t] = _mm256_setzero_ps();
     for (int i = 0; i < nb; i++) {
         if (RN > 1) prefetch_next(pf, i, PF_Q6K, 0, PF_Q6K);
         const size_t off = (size_t)i * sizeof(sl_block_q6_k);
-        const char *gb = g + 8 * off; /* x8: the group's super-block i */
         const sl_block_q8_k *a[8];
         UNROLL
         for (int t = 0; t < RN; t++) a[t] = (const sl_block_q8_k *)(const void *)(xq + (size_t)t * x_row) + i;
-        if (RN == 1 && !x8) {
-            const __m256 dw = halves8(w, off + offsetof(sl_block_q6_k, d));
-            acc[0] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(q6_pairs_isum(w, off, a[0], pf, i)), _mm256_mul_ps(dw, _mm256_set1_ps(a[0]->d)),
-                                     acc[0]);
-            continue;
-        }
-        __m256i S[8][2];
         UNROLL
-        for (int q = 0; q < 2; q++) {
-            const char *const *r = w + 4 * q;
-            /* the activations through an opaque pointer per quad (see k4_tile) */
-            const char *xa = (const char *)a[0];
-            __asm__("" : "+r"(xa));
-            __m256i Q[4];
-            const size_t so = off + offsetof(sl_block_q6_k, scales);
-            const char *sq = gb + SL_X8Q6_SCALES + 16 * 4 * q; /* x8: the quad's 4 x 16 scales */
-            if (x8) q6_scales(sq, sq + 16, sq + 32, sq + 48, Q);
-            else q6_scales(r[0] + so, r[1] + so, r[2] + so, r[3] + so, Q);
+        for (int s = 0; s < G; s++) { /* accumulators acc[s + t]: G > 1 only when RN == 1 */
+            const char *gb = g[s] + 8 * off; /* x8: the group's super-block i */
+            if (RN == 1 && !x8) {
+                const __m256 dw = halves8(w, off + offsetof(sl_block_q6_k, d));
+                acc[s] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(q6_pairs_isum(w, off, a[0], pf, i)), _mm256_mul_ps(dw, _mm256_set1_ps(a[0]->d)),
+                                         acc[s]);
+                continue;
+            }
+            __m256i S[8][2];
+            UNROLL
+            for (int q = 0; q < 2; q++) {
+                const char *const *r = w + 4 * q;
+                /* the activations through an opaque pointer per quad (see k4_tile) */
+                const char *xa = (const char *)a[0];
+                __asm__("" : "+r"(xa));
+                __m256i Q[4];
+                const size_t so = off + offsetof(sl_block_q6_k, scales);
+                const char *sq = gb + SL_X8Q6_SCALES + 16 * 4 * q; /* x8: the quad's 4 x 16 scales */
+                if (x8) q6_scales(sq, sq + 16, sq + 32, sq + 48, Q);
+                else q6_scales(r[0] + so, r[1] + so, r[2] + so, r[3] + so, Q);
+                UNROLL
+                for (int t = 0; t < RN; t++) {
+                    /* the offset of 32 first: - sum_s 32 sc_s bsum_s (32 sc within int16) */
+                    const int16_t *bs = ((const sl_block_q8_k *)(const void *)(xa + (size_t)t * x_row))->bsums;
+                    __m256i b = _mm256_madd_epi16(_mm256_slli_epi16(Q[0], 5), bcast8((const int8_t *)bs));
+                    UNROLL
+                    for (int j = 1; j < 4; j++)
+                        b = _mm256_add_epi32(b, _mm256_madd_epi16(_mm256_slli_epi16(Q[j], 5), bcast8((const int8_t *)(bs + 4 * j))));
+                    S[t][q] = _mm256_sub_epi32(_mm256_setzero_si256(), b);
+                    SEQ(S[t][q]);
+                }
+                UNROLL
+                for (int h = 0; h < 2; h++)
+                    UNROLL
+                    for (int m = 0; m < 2; m++) {
+                        /* elements l = 16m..16m+15 of half h: ql[l], ql[l + 32], qh[l]; parts in
+                         * the order 0 2 1 3, so that X is dead after the first two */
+                        __m256i X[2], Y[2], Hb[2];
+                        if (x8) {
+                            if (RN == 1 && q == 0) /* part 2h + m of 4 */
+                                sl_prefetch_x8_ahead(gb + (2 * h + m) * 2 * sizeof(sl_block_q6_k), 2 * sizeof(sl_block_q6_k));
+                            const char *v = gb + SL_X8Q6_QS + (size_t)((q * 2 + h) * 2 + m) * 6 * 32;
+                            UNROLL
+                            for (int k = 0; k < 2; k++) {
+                                X[k] = _mm256_loadu_si256((const __m256i *)(const void *)(v + 32 * k));
+                                Y[k] = _mm256_loadu_si256((const __m256i *)(const void *)(v + 64 + 32 * k));
+                                Hb[k] = _mm256_loadu_si256((const __m256i *)(const void *)(v + 128 + 32 * k));
+                            }
+                        } else {
+                            quad16(r, off + offsetof(sl_block_q6_k, ql) + 64 * h + 16 * m, X);
+                            quad16(r, off + offsetof(sl_block_q6_k, ql) + 64 * h + 32 + 16 * m, Y);
+                            quad16(r, off + offsetof(sl_block_q6_k, qh) + 32 * h + 16 * m, Hb);
+                        }
+                        static const int ORDER[4] = {0, 2, 1, 3};
+                        UNROLL
+                        for (int pi = 0; pi < 4; pi++) {
+                            const int p = ORDER[pi], sb = 8 * h + 2 * p + m; /* part p: elements 32p + l */
+                            __m256i qv[2];
+                            UNROLL
+                            for (int k = 0; k < 2; k++) {
+                                const __m256i lo4 = p & 1 ? Y[k] : X[k];
+                                const __m256i lo = _mm256_and_si256(p < 2 ? lo4 : _mm256_srli_epi16(lo4, 4), m4);
+                                const __m256i hb = p == 0 ? _mm256_slli_epi16(Hb[k], 4) : p == 1 ? _mm256_slli_epi16(Hb[k], 2)
+                                                 : p == 2 ? Hb[k] : _mm256_srli_epi16(Hb[k], 2);
+                                qv[k] = _mm256_or_si256(lo, _mm256_and_si256(hb, m30));
+                            }
+                            const __m256i sc = q6_pick(Q[sb / 4], sb % 4);
+                            UNROLL
+                            for (int t = 0; t < RN; t++) {
+                                const int8_t *y = ((const sl_block_q8_k *)(const void *)(xa + (size_t)t * x_row))->qs + 128 * h + 32 * p + 16 * m;
+                                const __m256i d16 = _mm256_add_epi16(_mm256_maddubs_epi16(qv[0], bcast8(y)),
+                                                                     _mm256_maddubs_epi16(qv[1], bcast8(y + 8)));
+                                S[t][q] = _mm256_add_epi32(S[t][q], _mm256_madd_epi16(d16, sc));
+                                SEQ(S[t][q]);
+                            }
+                        }
+                    }
+            }
+            const __m256 dw = x8 ? sl_load_f16x8(gb + SL_X8Q6_D) : halves8(w, off + offsetof(sl_block_q6_k, d));
             UNROLL
             for (int t = 0; t < RN; t++) {
-                /* the offset of 32 first: - sum_s 32 sc_s bsum_s (32 sc within int16) */
-                const int16_t *bs = ((const sl_block_q8_k *)(const void *)(xa + (size_t)t * x_row))->bsums;
-                __m256i b = _mm256_madd_epi16(_mm256_slli_epi16(Q[0], 5), bcast8((const int8_t *)bs));
-                UNROLL
-                for (int j = 1; j < 4; j++)
-                    b = _mm256_add_epi32(b, _mm256_madd_epi16(_mm256_slli_epi16(Q[j], 5), bcast8((const int8_t *)(bs + 4 * j))));
-                S[t][q] = _mm256_sub_epi32(_mm256_setzero_si256(), b);
-                SEQ(S[t][q]);
+                acc[s + t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(rows8(S[t][0], S[t][1])), _mm256_mul_ps(dw, _mm256_set1_ps(a[t]->d)),
+                                         acc[s + t]);
             }
-            UNROLL
-            for (int h = 0; h < 2; h++)
-                UNROLL
-                for (int m = 0; m < 2; m++) {
-                    /* elements l = 16m..16m+15 of half h: ql[l], ql[l + 32], qh[l]; parts in
-                     * the order 0 2 1 3, so that X is dead after the first two */
-                    __m256i X[2], Y[2], Hb[2];
-                    if (x8) {
-                        if (RN == 1 && q == 0) /* part 2h + m of 4 */
-                            sl_prefetch_x8_ahead(gb + (2 * h + m) * 2 * sizeof(sl_block_q6_k), 2 * sizeof(sl_block_q6_k));
-                        const char *v = gb + SL_X8Q6_QS + (size_t)((q * 2 + h) * 2 + m) * 6 * 32;
-                        UNROLL
-                        for (int k = 0; k < 2; k++) {
-                            X[k] = _mm256_loadu_si256((const __m256i *)(const void *)(v + 32 * k));
-                            Y[k] = _mm256_loadu_si256((const __m256i *)(const void *)(v + 64 + 32 * k));
-                            Hb[k] = _mm256_loadu_si256((const __m256i *)(const void *)(v + 128 + 32 * k));
-                        }
-                    } else {
-                        quad16(r, off + offsetof(sl_block_q6_k, ql) + 64 * h + 16 * m, X);
-                        quad16(r, off + offsetof(sl_block_q6_k, ql) + 64 * h + 32 + 16 * m, Y);
-                        quad16(r, off + offsetof(sl_block_q6_k, qh) + 32 * h + 16 * m, Hb);
-                    }
-                    static const int ORDER[4] = {0, 2, 1, 3};
-                    UNROLL
-                    for (int pi = 0; pi < 4; pi++) {
-                        const int p = ORDER[pi], s = 8 * h + 2 * p + m; /* part p: elements 32p + l */
-                        __m256i qv[2];
-                        UNROLL
-                        for (int k = 0; k < 2; k++) {
-                            const __m256i lo4 = p & 1 ? Y[k] : X[k];
-                            const __m256i lo = _mm256_and_si256(p < 2 ? lo4 : _mm256_srli_epi16(lo4, 4), m4);
-                            const __m256i hb = p == 0 ? _mm256_slli_epi16(Hb[k], 4) : p == 1 ? _mm256_slli_epi16(Hb[k], 2)
-                                             : p == 2 ? Hb[k] : _mm256_srli_epi16(Hb[k], 2);
-                            qv[k] = _mm256_or_si256(lo, _mm256_and_si256(hb, m30));
-                        }
-                        const __m256i sc = q6_pick(Q[s / 4], s % 4);
-                        UNROLL
-                        for (int t = 0; t < RN; t++) {
-                            const int8_t *y = ((const sl_block_q8_k *)(const void *)(xa + (size_t)t * x_row))->qs + 128 * h + 32 * p + 16 * m;
-                            const __m256i d16 = _mm256_add_epi16(_mm256_maddubs_epi16(qv[0], bcast8(y)),
-                                                                 _mm256_maddubs_epi16(qv[1], bcast8(y + 8)));
-                            S[t][q] = _mm256_add_epi32(S[t][q], _mm256_madd_epi16(d16, sc));
-                            SEQ(S[t][q]);
-                        }
-                    }
-                }
-        }
-        const __m256 dw = x8 ? sl_load_f16x8(gb + SL_X8Q6_D) : halves8(w, off + offsetof(sl_block_q6_k, d));
-        UNROLL
-        for (int t = 0; t < RN; t++) {
-            acc[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(rows8(S[t][0], S[t][1])), _mm256_mul_ps(dw, _mm256_set1_ps(a[t]->d)),
-                                     acc[t]);
         }
     }
     const __m256i perm = _mm256_setr_epi32(0, 1, 4, 5, 2, 3, 6, 7);
     UNROLL
-    for (int t = 0; t < RN; t++) out[t] = _mm256_permutevar8x32_ps(acc[t], perm);
+    for (int t = 0; t < RN + G - 1; t++) out[t] = _mm256_permutevar8x32_ps(acc[t], perm);
 }
 
 /* ---- drivers ------------------------------------------------------------------------- */
 
 /* One tile of kind 4, 5 or 6 (q4_K, q5_K, q6_K). */
-INLINE void tile_k(const int kind, __m256 *out, const char *const *w, const char *g, const char *x, size_t x_row,
-                   int nb, const int RN, const char *pf, const bool x8) {
-    if (kind == 6) q6k_tile(out, w, g, x, x_row, nb, RN, pf, x8);
-    else k4_tile(out, w, g, x, x_row, nb, RN, kind == 5, pf, x8);
+INLINE void tile_k(const int kind, __m256 *out, const char *const *w, const char *const *g, const int G, const char *x,
+                   size_t x_row, int nb, const int RN, const char *pf, const bool x8) {
+    if (kind == 6) q6k_tile(out, w, g, G, x, x_row, nb, RN, pf, x8);
+    else k4_tile(out, w, g, G, x, x_row, nb, RN, kind == 5, pf, x8);
 }
 
 /* Row groups of 8 (rows past nr repeat the last, their lanes are not
@@ -539,8 +545,23 @@ INLINE void tile_k(const int kind, __m256 *out, const char *const *w, const char
 INLINE void gemm_k(const int kind, float *y, size_t ldy, const void *W, size_t w_row, const void *xq, size_t x_row,
                    int nr, int nt, int K, bool acc, const bool x8) {
     const int nb = K / SL_QK_K;
+    if (x8 && nt == 1) { /* two groups at a time (sl_prefetch_x8_ahead) */
+        const int ng = nr / 8, h = ng / 2;
+        for (int i = 0; i < h + ng % 2; i++) {
+            const int ra = 8 * (i < h ? i : 2 * h), rb = 8 * (i + h);
+            const char *g[2] = {(const char *)W + (size_t)ra * w_row, (const char *)W + (size_t)rb * w_row};
+            const char *w[8]; /* (not read from x8 groups) */
+            for (int r = 0; r < 8; r++) w[r] = g[0];
+            __m256 out[2];
+            if (i < h) tile_k(kind, out, w, g, 2, xq, x_row, nb, 1, NULL, true);
+            else tile_k(kind, out, w, g, 1, xq, x_row, nb, 1, NULL, true);
+            sl_store_rows8(y + ra, out[0], 8, acc);
+            if (i < h) sl_store_rows8(y + rb, out[1], 8, acc);
+        }
+        return;
+    }
     for (int r0 = 0; r0 < nr; r0 += 8) {
-        const char *g = (const char *)W + (size_t)r0 * w_row;
+        const char *g[1] = {(const char *)W + (size_t)r0 * w_row};
         const char *w[8];
         for (int i = 0; i < 8; i++) w[i] = (const char *)W + (size_t)(r0 + i < nr ? r0 + i : nr - 1) * w_row;
         /* the next group, when this call has one (another thread may own the rows after) */
@@ -555,15 +576,15 @@ INLINE void gemm_k(const int kind, float *y, size_t ldy, const void *W, size_t w
         __m256 out[8];
         int t = 0;
         for (; kind == 4 && t + 8 <= nt; t += 8) {
-            tile_k(kind, out, w, g, (const char *)xq + (size_t)t * x_row, x_row, nb, 8, pf, x8);
+            tile_k(kind, out, w, g, 1, (const char *)xq + (size_t)t * x_row, x_row, nb, 8, pf, x8);
             for (int j = 0; j < 8; j++) sl_store_rows8(y + (size_t)(t + j) * ldy + r0, out[j], n, acc);
         }
         for (; t + 4 <= nt; t += 4) {
-            tile_k(kind, out, w, g, (const char *)xq + (size_t)t * x_row, x_row, nb, 4, pf, x8);
+            tile_k(kind, out, w, g, 1, (const char *)xq + (size_t)t * x_row, x_row, nb, 4, pf, x8);
             for (int j = 0; j < 4; j++) sl_store_rows8(y + (size_t)(t + j) * ldy + r0, out[j], n, acc);
         }
         for (; t < nt; t++) {
-            tile_k(kind, out, w, g, (const char *)xq + (size_t)t * x_row, x_row, nb, 1, pf, x8);
+            tile_k(kind, out, w, g, 1, (const char *)xq + (size_t)t * x_row, x_row, nb, 1, pf, x8);
             sl_store_rows8(y + (size_t)t * ldy + r0, out[0], n, acc);
         }
     }
