@@ -59,11 +59,13 @@ INLINE __m256i row_mask(int n) {
  * tokens (token j's column k at x[j / 4][xs k + j % 4]; NT = 8 reads two
  * f32x4 tiles), columns 0 .. nk - 1 in order. The chains start at 0 (start) or
  * at the partial sums in y, and end in y[j * ldy + 8 g + i] for tokens
- * j < ntok and rows 8 g + i < nrow: added to y when add, else stored. pf:
- * decode streams the groups from memory, SL_X8_AHEAD bytes prefetched ahead
- * per group (at the pace of one line per 4 columns). */
+ * j < ntok and rows 8 g + i < nrow: added to y when add, else stored.
+ * (Decode streams G = 4 groups from memory, four sequential runs the
+ * hardware prefetchers follow: a software prefetch SL_X8_AHEAD bytes ahead
+ * of each measured the same, 1.01-1.03x without it in model pairs; 8
+ * groups at a time ran 0.88-0.94x of 4.) */
 INLINE void tile_run(float *y, size_t ldy, const char *const *w, const float *const *x, size_t xs, int nk, bool start,
-                     bool add, int nrow, int ntok, const int G, const int NT, const int el, const bool pf) {
+                     bool add, int nrow, int ntok, const int G, const int NT, const int el) {
     /* the loops over g and j unroll whole, so a[][] lives in registers; a
      * cut tile's rows past nrow are masked, its tokens past ntok skipped */
     __m256 a[HT_MAXG][HT_MAXT];
@@ -75,9 +77,6 @@ INLINE void tile_run(float *y, size_t ldy, const char *const *w, const float *co
                       : nrow >= 8 * g + 8 ? _mm256_loadu_ps(y + j * ldy + 8 * g)
                                           : _mm256_maskload_ps(y + j * ldy + 8 * g, row_mask(nrow - 8 * g));
     for (int k = 0; k < nk; k++) {
-        if (pf && (k & 3) == 0)
-            UNROLL
-            for (int g = 0; g < G; g++) _mm_prefetch(w[g] + (size_t)k * SL_X8_HALF_COL + SL_X8_AHEAD, _MM_HINT_T0);
         __m256 wv[HT_MAXG];
         UNROLL
         for (int g = 0; g < G; g++) wv[g] = col8(w[g] + (size_t)k * SL_X8_HALF_COL, el);
@@ -108,8 +107,8 @@ INLINE void tile_run(float *y, size_t ldy, const char *const *w, const float *co
 
 /* The tile shapes in use, chosen at run time (G groups, NT tokens). */
 INLINE void tile_any(float *y, size_t ldy, const char *const *w, const float *const *x, size_t xs, int nk, bool start,
-                     bool add, int nrow, int ntok, int G, int NT, const int el, const bool pf) {
-#define TILE(g, n) tile_run(y, ldy, w, x, xs, nk, start, add, nrow, ntok, g, n, el, pf)
+                     bool add, int nrow, int ntok, int G, int NT, const int el) {
+#define TILE(g, n) tile_run(y, ldy, w, x, xs, nk, start, add, nrow, ntok, g, n, el)
     if (NT == 1) {
         if (G == 4) TILE(4, 1);
         else if (G == 3) TILE(3, 1);
@@ -146,8 +145,7 @@ INLINE void half_x8(float *y, size_t ldy, const char *W, size_t w_row, const cha
             const float *x[2] = {sl_f32x4_at(xq, x_row, t, nt),
                                  sl_f32x4_at(xq, x_row, t + HT_T < nt ? t + HT_T : t, nt)};
             const int ntok = nt - t < NT ? nt - t : NT;
-            if (nt == 1) tile_any(y + r, ldy, w, x, xs, K, true, acc, 8 * G, 1, G, 1, el, true);
-            else tile_any(y + (size_t)t * ldy + r, ldy, w, x, xs, K, true, acc, 8 * G, ntok, G, NT, el, false);
+            tile_any(y + (size_t)t * ldy + r, ldy, w, x, xs, K, true, acc, 8 * G, ntok, G, NT, el);
         }
         r += 8 * G;
     }
@@ -229,8 +227,7 @@ INLINE void half_rows(float *y, size_t ldy, const char *W, size_t w_row, const c
                     const float *x[2] = {sl_f32x4_at(xq, x_row, t, nt) + (size_t)k0 * xs,
                                          sl_f32x4_at(xq, x_row, t + HT_T < nt ? t + HT_T : t, nt) + (size_t)k0 * xs};
                     const int ntok = t0 + tc - t < NT ? t0 + tc - t : NT;
-                    tile_any(part + (size_t)(t - t0) * ldp, ldp, w, x, xs, kb, k0 == 0, false, nrow, ntok, G, NT, el,
-                             false);
+                    tile_any(part + (size_t)(t - t0) * ldp, ldp, w, x, xs, kb, k0 == 0, false, nrow, ntok, G, NT, el);
                 }
             }
             for (int j = 0; j < tc; j++)
