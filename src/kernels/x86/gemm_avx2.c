@@ -273,10 +273,6 @@ INLINE void q4_tile(__m256 *out, const char *const *w, const char *g, const void
 }
 
 /* Decode from two x8 groups at once (g[0], g[1]), each a sequential run
- * prefetched ahead: two streams from memory keep more reads in flight than
- * one (a 2-thread read of 4 runs side by side measured 15-20% faster than
- * of one). The arithmetic of each group is q4_tile's: the same bits. */
-/* Decode from two x8 groups at once (g[0], g[1]), each a sequential run
  * prefetched ahead (sl_prefetch_x8_ahead). The arithmetic of each group is
  * q4_tile's: the same bits. */
 INLINE void q4x8_decode2(__m256 out[2], const char *const *g, const void *xq, size_t x_row, int K, const sl_type lq) {
