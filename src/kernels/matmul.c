@@ -48,8 +48,9 @@ typedef struct {
     int key;
     sl_act_quant_fn q8s;
     sl_from_float_fn ff;
-    char *rows;                 /* (T, x_row); f32t, f32x4: (T / 3 or 4 rounded up, x_row) */
+    char *rows;                 /* (T / tile rounded up, x_row) */
     size_t x_row;
+    int tile;                   /* tokens per row: 1, or f32t's 3 and f32x4's 4 (the float kernels' tiles) */
 } act_plan;
 
 typedef struct {
@@ -86,9 +87,7 @@ static void quant_row(const mm_job *j, const act_plan *a, int t) {
 
 /* Scratch bytes of an activation of T tokens, whole lines. */
 static size_t act_bytes(const act_plan *a, int T) {
-    const size_t rows = a->key == KEY_F32T    ? (size_t)(T + SL_F32T_TOKENS - 1) / SL_F32T_TOKENS
-                      : a->key == KEY_F32X4 ? (size_t)(T + SL_F32X4_TOKENS - 1) / SL_F32X4_TOKENS
-                                             : (size_t)T;
+    const size_t rows = (size_t)(T + a->tile - 1) / (size_t)a->tile;
     return (rows * a->x_row + SCRATCH_ALIGN - 1) / SCRATCH_ALIGN * SCRATCH_ALIGN;
 }
 
@@ -120,7 +119,7 @@ static void run_rows(const mm_job *j, int p, int r0, int r1) {
     }
     int tb = (int)(ACT_L2_BYTES / (a->x_row ? a->x_row : 1));
     tb = tb < 12 ? 12 : tb > TOKEN_BLOCK ? TOKEN_BLOCK : tb / 12 * 12; /* whole 4x3 and 8-token tiles */
-    if (a->key == KEY_F32T || a->key == KEY_F32X4) tb = j->T; /* the float kernels block tokens themselves */
+    if (a->tile > 1) tb = j->T; /* the float kernels block tokens themselves */
     for (int t0 = 0; t0 < j->T; t0 += tb) {
         const int nt = j->T - t0 < tb ? j->T - t0 : tb;
         float *y = mp->y + (size_t)t0 * mp->ldy + r0;
@@ -192,13 +191,16 @@ static int act_index(mm_job *j, int key, int K) {
         if (j->acts[i].key == key) return i;
     act_plan *a = &j->acts[j->n_acts];
     a->key = key;
+    a->tile = 1;
     if (key == KEY_Q8S) {
         a->q8s = sl_act_quant_get(SL_ACT_Q8S);
         a->x_row = sl_act_row_bytes(SL_ACT_Q8S, K);
     } else if (key == KEY_F32T) {
         a->x_row = sl_act_row_bytes(SL_ACT_F32T, K);
+        a->tile = SL_F32T_TOKENS;
     } else if (key == KEY_F32X4) {
         a->x_row = sl_act_row_bytes(SL_ACT_F32X4, K);
+        a->tile = SL_F32X4_TOKENS;
     } else if (key >= KEY_TYPE) {
         a->ff = sl_type_get((uint32_t)(key - KEY_TYPE))->from_float;
         a->x_row = sl_row_size((uint32_t)(key - KEY_TYPE), K);

@@ -159,39 +159,26 @@ void sl_pack_f32x4(void *xq, const float *x, int t, int T, int K) {
     }
 }
 
-/* Element k of a float weight row of type t (f32, f16 or bf16). */
-static inline float float_at(const void *w, int k, sl_type t) {
-    return t == SL_TYPE_F16  ? sl_fp16_to_fp32(((const uint16_t *)w)[k])
-         : t == SL_TYPE_BF16 ? sl_bf16_to_fp32(((const uint16_t *)w)[k])
-                             : ((const float *)w)[k];
-}
-
 /* Eight lanes along K, summed as the AVX2 horizontal sum does, then the
  * tail; x is one token's f32t groups (xm, group s at xm + 8 xw s) and tail (xt). */
-static inline float lanes_dot(const void *w, sl_type t, const float *xm, int xw, const float *xt, int K) {
+static inline float lanes_dot(const float *w, const float *xm, int xw, const float *xt, int K) {
     float l[8] = {0};
     const int K8 = K & ~7;
-    for (int k = 0; k < K8; k++) l[k & 7] = fmaf(float_at(w, k, t), xm[(k >> 3) * 8 * xw + (k & 7)], l[k & 7]);
+    for (int k = 0; k < K8; k++) l[k & 7] = fmaf(w[k], xm[(k >> 3) * 8 * xw + (k & 7)], l[k & 7]);
     float s = ((l[0] + l[4]) + (l[2] + l[6])) + ((l[1] + l[5]) + (l[3] + l[7]));
-    for (int k = K8; k < K; k++) s = fmaf(float_at(w, k, t), xt[k - K8], s);
+    for (int k = K8; k < K; k++) s = fmaf(w[k], xt[k - K8], s);
     return s;
-}
-
-static void float_ref(float *y, size_t ldy, const void *W, size_t w_row, const void *xq, size_t x_row, int nr,
-                      int nt, int K, bool acc, sl_type wt) {
-    for (int t = 0; t < nt; t++)
-        for (int r = 0; r < nr; r++) {
-            const void *w = (const char *)W + (size_t)r * w_row;
-            store(&y[(size_t)t * ldy + r],
-                  lanes_dot(w, wt, sl_f32t_main(xq, x_row, t, nt), sl_f32t_width(nt), sl_f32t_tail(xq, x_row, t, nt, K),
-                            K),
-                  acc);
-        }
 }
 
 void sl_gemm_f32_ref(float *y, size_t ldy, const void *W, size_t w_row, const void *xq,
                      size_t x_row, int nr, int nt, int K, bool acc) {
-    float_ref(y, ldy, W, w_row, xq, x_row, nr, nt, K, acc, SL_TYPE_F32);
+    for (int t = 0; t < nt; t++)
+        for (int r = 0; r < nr; r++) {
+            const float *w = (const float *)(const void *)((const char *)W + (size_t)r * w_row);
+            store(&y[(size_t)t * ldy + r],
+                  lanes_dot(w, sl_f32t_main(xq, x_row, t, nt), sl_f32t_width(nt), sl_f32t_tail(xq, x_row, t, nt, K), K),
+                  acc);
+        }
 }
 
 /* ---- half kernels (f16, bf16), f32x4 activations: one chain per output ---- */
@@ -204,7 +191,10 @@ static void half_ref(float *y, size_t ldy, const void *W, size_t w_row, const vo
             const void *w = (const char *)W + (size_t)r * w_row;
             const float *x = sl_f32x4_at(xq, x_row, t, nt);
             float a = 0;
-            for (int k = 0; k < K; k++) a = fmaf(float_at(w, k, wt), x[(size_t)k * xs], a);
+            for (int k = 0; k < K; k++) {
+                const uint16_t h = ((const uint16_t *)w)[k];
+                a = fmaf(wt == SL_TYPE_BF16 ? sl_bf16_to_fp32(h) : sl_fp16_to_fp32(h), x[(size_t)k * xs], a);
+            }
             store(&y[(size_t)t * ldy + r], a, acc);
         }
 }

@@ -165,16 +165,8 @@ INLINE __m256 scales8_at(const uint8_t *const *r, size_t at) {
     return scales8(h[0], h[1], h[4], h[5], h[2], h[3], h[6], h[7]);
 }
 
-/* One tile: 8 rows (w) x RN tokens, accumulators in lane order
- * [r0 r1 r4 r5 r2 r3 r6 r7], where one horizontal add of the two quads
- * leaves the rows. The eight rows are unpacked once per block for all RN
- * tokens. The int16 sums stay exact: a vpmaddubsw pair is at most 2 * 15 *
- * 127, four chunks add up to 8 * 15 * 127 and vphaddw doubles that, to
- * 30480. With fifth bits a chunk sum reaches 8 * 31 * 127 = 31496, so the
- * q5 types widen to int32 before the horizontal add.
- * q4_0 and q5_0 take their offset (8, 16) through the token's block sum s;
- * q4_1 and q5_1 add min * (d_x * s) per block after the scaled sum, as
- * their references do. */
+/* An x8 block's scales (dw; mw: q4_1's and q5_1's mins) and its quants as
+ * q4_quad leaves them (q0, q1), q5's fifth bits spread in. */
 INLINE void q4x8_unpack(const char *blk, __m256 *dw, __m256 *mw, __m256i q0[4], __m256i q1[4], const sl_type lq) {
     const bool has_min = lq == SL_TYPE_Q4_1 || lq == SL_TYPE_Q5_1, five = lq == SL_TYPE_Q5_0 || lq == SL_TYPE_Q5_1;
     const size_t qs = 8 * lq_qs_at(lq);
@@ -272,16 +264,17 @@ INLINE void q4_tile(__m256 *out, const char *const *w, const char *g, const void
     for (int j = 0; j < RN; j++) out[j] = lanes_to_rows(acc[j]);
 }
 
-/* Decode from two x8 groups at once (g[0], g[1]), each a sequential run
+/* Decode from S (1 or 2) x8 groups at once (g[s]), each a sequential run
  * prefetched ahead (sl_prefetch_x8_ahead). The arithmetic of each group is
  * q4_tile's: the same bits. */
-INLINE void q4x8_decode2(__m256 out[2], const char *const *g, const void *xq, size_t x_row, int K, const sl_type lq) {
+INLINE void q4x8_decode(__m256 *out, const char *const *g, const int S, const void *xq, size_t x_row, int K,
+                        const sl_type lq) {
     const size_t xb = 8 * lq_block_bytes(lq);
     const q8s_row x = q8s_at(xq, x_row, 0, K);
     __m256 acc[2] = {_mm256_setzero_ps(), _mm256_setzero_ps()};
     for (int b = 0; b < K / 32; b++)
         UNROLL
-        for (int s = 0; s < 2; s++) {
+        for (int s = 0; s < S; s++) {
             const char *blk = g[s] + (size_t)b * xb;
             sl_prefetch_x8_ahead(blk, xb);
             __m256 dw, mw = _mm256_setzero_ps();
@@ -290,8 +283,12 @@ INLINE void q4x8_decode2(__m256 out[2], const char *const *g, const void *xq, si
             acc[s] = q4_block_fma(acc[s], q0, q1, dw, mw, &x, b, lq);
         }
     UNROLL
-    for (int s = 0; s < 2; s++) out[s] = lanes_to_rows(acc[s]);
+    for (int s = 0; s < S; s++) out[s] = lanes_to_rows(acc[s]);
 }
+
+/* x8 decode of the legacy types and q8_0 (below, after the q8_0 tile). */
+INLINE void x8_decode(float *y, const void *W, size_t w_row, const void *xq, size_t x_row, int nr, int K, bool acc,
+                      const sl_type t);
 
 /* Row pointers of the group starting at r0; rows past nr repeat the last. */
 #define GROUP_ROWS(T, w, W, w_row, r0, nr)                                            \
@@ -304,20 +301,8 @@ INLINE void q4x8_decode2(__m256 out[2], const char *const *g, const void *xq, si
 /* Both layouts: x8 (row-interleaved groups, nr % 8 == 0) or rows as stored. */
 INLINE void q4_gemm(float *y, size_t ldy, const void *W, size_t w_row, const void *xq, size_t x_row, int nr,
                     int nt, int K, bool acc, const bool x8, const sl_type lq) {
-    if (x8 && nt == 1) { /* two groups at a time (sl_prefetch_x8_ahead) */
-        const int ng = nr / 8, h = ng / 2;
-        for (int i = 0; i < h; i++) {
-            const char *g[2] = {(const char *)W + (size_t)8 * i * w_row, (const char *)W + (size_t)8 * (i + h) * w_row};
-            __m256 out[2];
-            q4x8_decode2(out, g, xq, x_row, K, lq);
-            sl_store_rows8(y + 8 * i, out[0], 8, acc);
-            sl_store_rows8(y + 8 * (i + h), out[1], 8, acc);
-        }
-        if (ng % 2 == 0) return;
-        const int r0 = 8 * (ng - 1);
-        __m256 out[1];
-        q4_tile(out, NULL, (const char *)W + (size_t)r0 * w_row, xq, x_row, 0, K, 1, NULL, true, lq);
-        sl_store_rows8(y + r0, out[0], 8, acc);
+    if (x8 && nt == 1) {
+        x8_decode(y, W, w_row, xq, x_row, nr, K, acc, lq);
         return;
     }
     for (int r0 = 0; r0 < nr; r0 += 8) {
@@ -469,14 +454,14 @@ INLINE void q8_0_tile(__m256 *out, const sl_block_q8_0 *const *w, const char *g,
     for (int j = 0; j < RN; j++) out[j] = lanes_to_rows(acc[j]);
 }
 
-/* Decode from two x8 groups at once, as q4x8_decode2: the same bits as
- * q8_0_tile. */
-INLINE void q8x8_decode2(__m256 out[2], const char *const *g, const void *xq, size_t x_row, int K) {
+/* Decode from S (1 or 2) x8 groups at once, as q4x8_decode: the same bits
+ * as q8_0_tile. */
+INLINE void q8x8_decode(__m256 *out, const char *const *g, const int S, const void *xq, size_t x_row, int K) {
     const q8s_row x = q8s_at(xq, x_row, 0, K);
     __m256 acc[2] = {_mm256_setzero_ps(), _mm256_setzero_ps()};
     for (int b = 0; b < K / 32; b++)
         UNROLL
-        for (int s = 0; s < 2; s++) {
+        for (int s = 0; s < S; s++) {
             const char *blk = g[s] + (size_t)b * SL_X8_BLOCK_Q8_0;
             sl_prefetch_x8_ahead(blk, SL_X8_BLOCK_Q8_0);
             __m256 dw;
@@ -485,25 +470,37 @@ INLINE void q8x8_decode2(__m256 out[2], const char *const *g, const void *xq, si
             acc[s] = q8_block_fma(acc[s], q0, q1, a0, a1, dw, &x, b);
         }
     UNROLL
-    for (int s = 0; s < 2; s++) out[s] = lanes_to_rows(acc[s]);
+    for (int s = 0; s < S; s++) out[s] = lanes_to_rows(acc[s]);
+}
+
+/* x8 decode (one token, nr % 8 == 0) of q4_0..q5_1 or q8_0 (t): two groups
+ * at a time, half the call's rows apart (sl_prefetch_x8_ahead), then the
+ * last group alone when their number is odd. */
+INLINE void x8_decode(float *y, const void *W, size_t w_row, const void *xq, size_t x_row, int nr, int K, bool acc,
+                      const sl_type t) {
+    const int ng = nr / 8, h = ng / 2;
+    for (int i = 0; i < h + ng % 2; i++) {
+        const bool two = i < h;
+        const int ra = 8 * (two ? i : 2 * h), rb = 8 * (i + h);
+        const char *g[2] = {(const char *)W + (size_t)ra * w_row, (const char *)W + (size_t)rb * w_row};
+        __m256 out[2];
+        if (t == SL_TYPE_Q8_0) {
+            if (two) q8x8_decode(out, g, 2, xq, x_row, K);
+            else q8x8_decode(out, g, 1, xq, x_row, K);
+        } else if (two) {
+            q4x8_decode(out, g, 2, xq, x_row, K, t);
+        } else {
+            q4x8_decode(out, g, 1, xq, x_row, K, t);
+        }
+        sl_store_rows8(y + ra, out[0], 8, acc);
+        if (two) sl_store_rows8(y + rb, out[1], 8, acc);
+    }
 }
 
 INLINE void q8_0_gemm(float *y, size_t ldy, const void *W, size_t w_row, const void *xq, size_t x_row, int nr,
                       int nt, int K, bool acc, const bool x8) {
-    if (x8 && nt == 1) { /* two groups at a time (sl_prefetch_x8_ahead) */
-        const int ng = nr / 8, h = ng / 2;
-        for (int i = 0; i < h; i++) {
-            const char *g[2] = {(const char *)W + (size_t)8 * i * w_row, (const char *)W + (size_t)8 * (i + h) * w_row};
-            __m256 out[2];
-            q8x8_decode2(out, g, xq, x_row, K);
-            sl_store_rows8(y + 8 * i, out[0], 8, acc);
-            sl_store_rows8(y + 8 * (i + h), out[1], 8, acc);
-        }
-        if (ng % 2 == 0) return;
-        const int r0 = 8 * (ng - 1);
-        __m256 out[1];
-        q8_0_tile(out, NULL, (const char *)W + (size_t)r0 * w_row, xq, x_row, 0, K, 1, NULL, true);
-        sl_store_rows8(y + r0, out[0], 8, acc);
+    if (x8 && nt == 1) {
+        x8_decode(y, W, w_row, xq, x_row, nr, K, acc, SL_TYPE_Q8_0);
         return;
     }
     for (int r0 = 0; r0 < nr; r0 += 8) {
