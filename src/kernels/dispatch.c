@@ -4,10 +4,13 @@
  * The tables are written once under pthread_once and read-only afterwards,
  * so any number of sessions and threads may call sl_type_get concurrently.
  * SL_FORCE_REF=1 (any value but "" or "0") makes sl_type_get return the
- * scalar references. Building with -DSL_NO_SIMD leaves out every SIMD table
+ * scalar references; SL_ISA=scalar|avx2|avx512 caps the level at the one
+ * named (an AVX-512 machine then runs, and tests, the AVX2 kernels; other
+ * values are ignored, and the level in use is what sl_simd_level names). Building with -DSL_NO_SIMD leaves out every SIMD table
  * (for builds that do not compile kernels/x86 or kernels/arm). */
 #include <pthread.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "kernels/quant_isa.h"
 #include "kernels/ref/quant_ref.h"
@@ -61,12 +64,6 @@ static const kernel_row AVX2_ROWS[] = {
     OVR(Q6_K, NULL, NULL, sl_vec_dot_q6_k_avx2),
     OVR(Q8_K, NULL, sl_from_float_q8_k_avx2, NULL),
 };
-static const kernel_row AVX512_ROWS[] = {
-    OVR(F32, NULL, NULL, sl_vec_dot_f32_avx512),
-    OVR(F16, NULL, NULL, sl_vec_dot_f16_avx512),
-    OVR(Q4_0, NULL, NULL, sl_vec_dot_q4_0_avx512),
-    OVR(Q8_0, NULL, NULL, sl_vec_dot_q8_0_avx512),
-};
 #endif
 #ifdef SL_ARM
 static const kernel_row NEON_ROWS[] = {
@@ -80,6 +77,7 @@ static const kernel_row NEON_ROWS[] = {
 static sl_type_traits g_tables[SL_SIMD_COUNT][SL_TYPE_COUNT];
 static bool g_have[SL_SIMD_COUNT];
 static sl_simd g_best = SL_SIMD_SCALAR;
+static unsigned g_features; /* sl_cpu_feature bits */
 static bool g_force_ref;
 static pthread_once_t g_once = PTHREAD_ONCE_INIT;
 
@@ -91,9 +89,10 @@ static uint64_t xcr0(void) {
 }
 
 /* CPU flags and the OS's promise to save the wide registers (XCR0). */
-static void detect_x86(bool *avx2, bool *avx512) {
+static void detect_x86(bool *avx2, bool *avx512, unsigned *features) {
     unsigned a, b, c, d;
     *avx2 = *avx512 = false;
+    *features = 0;
     if (!__get_cpuid(1, &a, &b, &c, &d)) return;
     const bool fma = c >> 12 & 1, osxsave = c >> 27 & 1, avx = c >> 28 & 1, f16c = c >> 29 & 1;
     if (!osxsave || !avx) return;
@@ -103,6 +102,12 @@ static void detect_x86(bool *avx2, bool *avx512) {
     *avx2 = (b >> 5 & 1) && fma && f16c;
     const bool f = b >> 16 & 1, dq = b >> 17 & 1, bw = b >> 30 & 1, vl = b >> 31 & 1;
     *avx512 = *avx2 && f && dq && bw && vl && (xcr & 0xE6) == 0xE6; /* + opmask, ZMM state */
+    const bool vnni512 = c >> 11 & 1;
+    unsigned a1 = 0, b1, c1, d1;
+    if (a >= 1) __get_cpuid_count(7, 1, &a1, &b1, &c1, &d1);
+    if (*avx512 && vnni512) *features |= SL_CPU_AVX512VNNI;
+    if (*avx512 && (a1 >> 5 & 1)) *features |= SL_CPU_AVX512BF16;
+    if (*avx2 && (a1 >> 4 & 1)) *features |= SL_CPU_AVXVNNI;
 }
 #endif
 
@@ -137,13 +142,13 @@ static void build_tables(void) {
     g_have[SL_SIMD_SCALAR] = true;
 #ifdef SL_X86
     bool avx2, avx512;
-    detect_x86(&avx2, &avx512);
+    detect_x86(&avx2, &avx512, &g_features);
     if (avx2) {
         apply(SL_SIMD_AVX2, SL_SIMD_SCALAR, AVX2_ROWS, sizeof AVX2_ROWS / sizeof AVX2_ROWS[0]);
         g_best = SL_SIMD_AVX2;
     }
-    if (avx512) {
-        apply(SL_SIMD_AVX512, SL_SIMD_AVX2, AVX512_ROWS, sizeof AVX512_ROWS / sizeof AVX512_ROWS[0]);
+    if (avx512) { /* the weight table of AVX2; the AVX-512 kernels are tile kernels (gemm_dispatch.c) */
+        apply(SL_SIMD_AVX512, SL_SIMD_AVX2, NULL, 0);
         g_best = SL_SIMD_AVX512;
     }
 #endif
@@ -153,6 +158,14 @@ static void build_tables(void) {
 #endif
     const char *force = getenv("SL_FORCE_REF");
     g_force_ref = force && *force && !(force[0] == '0' && force[1] == 0);
+    const char *isa = getenv("SL_ISA");
+    sl_simd cap = SL_SIMD_COUNT;
+    if (isa && strcmp(isa, "scalar") == 0) cap = SL_SIMD_SCALAR;
+    else if (isa && strcmp(isa, "avx2") == 0) cap = SL_SIMD_AVX2;
+    else if (isa && strcmp(isa, "avx512") == 0) cap = SL_SIMD_AVX512;
+    if (cap == SL_SIMD_SCALAR || (g_best != SL_SIMD_NEON && cap < g_best)) g_best = cap;
+    if (g_best != SL_SIMD_AVX512) g_features &= ~(unsigned)(SL_CPU_AVX512VNNI | SL_CPU_AVX512BF16);
+    if (g_best == SL_SIMD_SCALAR) g_features = 0;
 }
 
 static void init(void) { pthread_once(&g_once, build_tables); }
@@ -167,6 +180,11 @@ const sl_type_traits *sl_type_get_simd(uint32_t type, sl_simd level) {
 sl_simd sl_simd_active(void) {
     init();
     return g_force_ref ? SL_SIMD_SCALAR : g_best;
+}
+
+unsigned sl_cpu_features(void) {
+    init();
+    return g_force_ref ? 0 : g_features;
 }
 
 const char *sl_simd_name(sl_simd level) {

@@ -226,18 +226,54 @@ void sl_swiglu_avx2(float *g, const float *u, int n);
 #define SL_X8Q6_D 0
 #define SL_X8Q6_SCALES 16
 #define SL_X8Q6_QS 144
-/* The x8 kernel of a type, or NULL when the type has none, the CPU has no
- * SIMD kernel for it, or SL_FORCE_REF is set. A loaded model repacks every
- * matrix of 8n rows whose type has one (model/model_repack.c). */
-const sl_gemm_kernel *sl_gemm_get_x8(sl_type t);
-/* Repacks N rows of K columns of type t from src into dst (as many bytes,
- * not overlapping). Returns false, writing nothing, when t has no x8 layout
- * or N % 8 != 0 or K is not a multiple of the block size. */
-bool sl_repack_x8(sl_type t, void *dst, const void *src, int N, int K);
+/* ---- x16: the AVX-512 kernels' row groups ----
+ * Sixteen rows (16g .. 16g + 15) per group, one 512-bit vector's lanes, in
+ * row order; a group takes exactly the bytes of its 16 rows, so row r0 of a
+ * group starts at r0 * w_row, and a product covers whole groups (N % 16 ==
+ * 0, nr % 16 == 0).
+ * f16 and bf16, per column (32 bytes; any K):
+ *     uint16 h[16]         rows 0..15's values of the column
+ * q8_0, per block (544 = 16 * 34 bytes):
+ *     uint16 d[16]         the rows' scales
+ *     int8   qs[8][16][4]  chunk j (the block's values 4j .. 4j + 3), row i
+ * q4_0, per block (288 = 16 * 18 bytes):
+ *     uint16 d[16]
+ *     uint8  qs[4][16][4]  chunk m (qs bytes 4m .. 4m + 3: values 4m .. 4m + 3
+ *                          in the low nibbles, 16 + 4m .. 19 + 4m in the high)
+ * so one 64-byte load holds 4 values of each of the 16 rows, and vpdpbusd
+ * against the token's matching 4 bytes broadcast from memory sums them per
+ * row with no shuffle. */
+#define SL_X16_HALF_COL 32
+#define SL_X16_BLOCK_Q8_0 544
+#define SL_X16_BLOCK_Q4_0 288
 
-/* Row r of an f16 or bf16 matrix of K columns repacked into x8 groups, as
- * K floats: a tied token embedding is looked up in place. */
-void sl_x8_half_row(float *y, const void *W, sl_type t, int K, int r);
+/* Row layouts a matrix can be in: rows as stored, or groups of 8 or 16. */
+enum { SL_ROWS_STORED = 0, SL_ROWS_X8 = 8, SL_ROWS_X16 = 16 };
+
+/* The kernel for type t in layout `group` at the active level, or NULL when
+ * there is none (SL_ROWS_STORED: sl_gemm_get). */
+const sl_gemm_kernel *sl_gemm_get_grouped(sl_type t, int group);
+/* The x8 and x16 kernels (sl_gemm_get_grouped with 8 and 16). x8 kernels
+ * are AVX2 and run at the AVX2 and AVX-512 levels; x16 kernels run at the
+ * AVX-512 level only, the integer ones where the CPU has AVX512-VNNI. */
+const sl_gemm_kernel *sl_gemm_get_x8(sl_type t);
+const sl_gemm_kernel *sl_gemm_get_x16(sl_type t);
+/* The layout a matrix of N rows of type t is repacked into at load time:
+ * x16 where an x16 kernel runs and N % 16 == 0, else x8 where an x8 kernel
+ * runs and N % 8 == 0, else SL_ROWS_STORED (model/model_repack.c). */
+int sl_gemm_best_group(sl_type t, int N);
+/* Repacks N rows of K columns of type t from src into dst (as many bytes,
+ * not overlapping) into x8 or x16 groups. Returns false, writing nothing,
+ * when t has no such layout, N is not a multiple of the group or K not a
+ * multiple of the block size. */
+bool sl_repack_x8(sl_type t, void *dst, const void *src, int N, int K);
+bool sl_repack_x16(sl_type t, void *dst, const void *src, int N, int K);
+bool sl_repack_grouped(sl_type t, int group, void *dst, const void *src, int N, int K);
+
+/* Row r of an f16 or bf16 matrix of K columns repacked into groups of
+ * `group` rows (8 or 16), as K floats: a tied token embedding is looked up
+ * in place. */
+void sl_grouped_half_row(float *y, const void *W, sl_type t, int group, int K, int r);
 
 /* ---- references (kernels/ref/gemm_ref.c) and SIMD versions ---- */
 void sl_quant_q8s_ref(void *xq, const float *x, int K);
@@ -307,5 +343,15 @@ void sl_gemm_q5_k_avx2(float *y, size_t ldy, const void *W, size_t w_row, const 
                        size_t x_row, int nr, int nt, int K, bool acc);
 void sl_gemm_q6_k_avx2(float *y, size_t ldy, const void *W, size_t w_row, const void *xq,
                        size_t x_row, int nr, int nt, int K, bool acc);
+
+/* x86/gemm_half_avx512.c, x86/gemm_q8s_avx512.c: x16 groups */
+void sl_gemm_f16x16_avx512(float *y, size_t ldy, const void *W, size_t w_row, const void *xq,
+                           size_t x_row, int nr, int nt, int K, bool acc);
+void sl_gemm_bf16x16_avx512(float *y, size_t ldy, const void *W, size_t w_row, const void *xq,
+                            size_t x_row, int nr, int nt, int K, bool acc);
+void sl_gemm_q8_0x16_avx512(float *y, size_t ldy, const void *W, size_t w_row, const void *xq,
+                            size_t x_row, int nr, int nt, int K, bool acc);
+void sl_gemm_q4_0x16_avx512(float *y, size_t ldy, const void *W, size_t w_row, const void *xq,
+                            size_t x_row, int nr, int nt, int K, bool acc);
 
 #endif

@@ -30,7 +30,7 @@
 #define TOKEN_BLOCK 64
 #define ACT_L2_BYTES (192 * 1024)
 #define SERIAL_MACS (48 * 1024)
-#define GROUP 8 /* rows per split unit: a multiple of every kernel's row_align */
+#define GROUP 16 /* rows per split unit: a multiple of every kernel's row_align and group */
 
 typedef struct {
     const sl_gemm_kernel *kern; /* NULL: vec_dot per output */
@@ -223,8 +223,8 @@ int sl_matmul_parts(sl_pool *pool, sl_matmul_scratch *scratch, const float *x, i
         part_plan *pp = &j.pp[p];
         pp->w_row = sl_row_size(parts[p].type, K);
         if (K > 0 && pp->w_row == 0) return -1;
-        pp->kern = parts[p].x8 ? sl_gemm_get_x8(parts[p].type) : sl_gemm_get(parts[p].type);
-        if (parts[p].x8 && (!pp->kern || parts[p].N % 8 != 0)) return -1;
+        pp->kern = sl_gemm_get_grouped(parts[p].type, parts[p].group);
+        if (parts[p].group && (!pp->kern || parts[p].N % parts[p].group != 0)) return -1;
         pp->dot = wt->vec_dot;
         /* (a q8_K tile kernel reads what the q8_K quantizer writes) */
         int key = pp->kern ? (pp->kern->act == SL_ACT_Q8S   ? KEY_Q8S

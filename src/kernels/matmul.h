@@ -37,8 +37,9 @@ typedef struct {
     float *y;       /* row t of the output at y + t * ldy */
     size_t ldy;
     bool acc;       /* y += W x (a residual add) instead of y = W x */
-    bool x8;        /* W is in the row-interleaved layout (kernels/gemm.h,
-                       sl_repack_x8); N % 8 == 0 */
+    int group;      /* W's layout: rows as stored (0) or row-interleaved
+                       groups of 8 or 16 rows (kernels/gemm.h,
+                       sl_repack_grouped); N % group == 0 */
 } sl_mm_part;
 
 typedef enum {
@@ -50,8 +51,8 @@ typedef enum {
  * once per activation format, the rows of all parts are split across the
  * threads together (q, k and v in one dispatch; gate and up in one, with the
  * SwiGLU applied by the thread that computed the rows). At most 4 parts.
- * Errors as sl_matmul, and -1 for an x8 part without an x8 kernel
- * (sl_gemm_get_x8) or with N % 8 != 0. */
+ * Errors as sl_matmul, and -1 for a grouped part without a kernel for its
+ * layout (sl_gemm_get_grouped) or with N % group != 0. */
 int sl_matmul_parts(sl_pool *pool, sl_matmul_scratch *scratch, const float *x, int T, int K,
                     const sl_mm_part *parts, int n_parts, sl_mm_epilogue ep);
 

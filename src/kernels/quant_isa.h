@@ -24,6 +24,16 @@ const sl_type_traits *sl_type_get_simd(uint32_t type, sl_simd level);
 sl_simd sl_simd_active(void);
 const char *sl_simd_name(sl_simd level);
 
+/* Instructions beyond a level's base set that some kernels need; a bit is
+ * set only when the active level runs it (none under SL_FORCE_REF=1, no
+ * AVX-512 bits under SL_ISA=avx2). */
+typedef enum {
+    SL_CPU_AVX512VNNI = 1, /* vpdpbusd on 512-bit vectors: the integer x16 kernels */
+    SL_CPU_AVX512BF16 = 2, /* vdpbf16ps */
+    SL_CPU_AVXVNNI = 4,    /* vpdpbusd on 256-bit vectors (VEX) */
+} sl_cpu_feature;
+unsigned sl_cpu_features(void);
+
 #define SL_VEC_DOT(t, isa) void sl_vec_dot_##t##_##isa(float *s, const void *x, const void *y, int64_t n);
 #define SL_FROM_FLOAT(t, isa) void sl_from_float_##t##_##isa(void *y, const float *x, int64_t n);
 #define SL_TO_FLOAT(t, isa) void sl_to_float_##t##_##isa(float *y, const void *x, int64_t n);
@@ -45,12 +55,6 @@ SL_VEC_DOT(q4_k, avx2)
 SL_VEC_DOT(q5_k, avx2)
 SL_VEC_DOT(q6_k, avx2)
 SL_FROM_FLOAT(q8_k, avx2)
-
-/* x86/quant_avx512.c */
-SL_VEC_DOT(f32, avx512)
-SL_VEC_DOT(f16, avx512)
-SL_VEC_DOT(q4_0, avx512)
-SL_VEC_DOT(q8_0, avx512)
 
 /* arm/quant_neon.c */
 SL_VEC_DOT(f32, neon)

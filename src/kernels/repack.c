@@ -1,4 +1,4 @@
-/* repack.c — weights into the row-interleaved x8 layout (kernels/gemm.h),
+/* repack.c — weights into the row-interleaved x8 and x16 layouts (kernels/gemm.h),
  * once at load time. Portable C: it runs once per matrix, at memory speed
  * for 8-byte copies. */
 #include <stddef.h>
@@ -122,11 +122,50 @@ bool sl_repack_x8(sl_type t, void *dst, const void *src, int N, int K) {
     return true;
 }
 
-void sl_x8_half_row(float *y, const void *W, sl_type t, int K, int r) {
-    const char *g = (const char *)W + (size_t)(r / 8) * 8 * (size_t)K * 2 + 2 * (size_t)(r % 8);
+/* x16 (kernels/gemm.h): one q8_0 (C = 8 chunks) or q4_0 (C = 4) group of
+ * 16 rows: the 16 scales in row order, then chunk j's 4 bytes of each row. */
+static void repack_group_x16(char *dst, const char *src, size_t w_row, int nb, sl_type t) {
+    const size_t bb = sl_type_block_bytes(t);
+    const int C = t == SL_TYPE_Q8_0 ? 8 : 4;
+    for (int b = 0; b < nb; b++) {
+        char *o = dst + (size_t)b * 16 * bb;
+        for (int i = 0; i < 16; i++) {
+            const char *blk = src + (size_t)i * w_row + (size_t)b * bb;
+            memcpy(o + 2 * i, blk, 2); /* d leads both block types */
+            for (int j = 0; j < C; j++) memcpy(o + 32 + (size_t)(j * 16 + i) * 4, blk + 2 + 4 * j, 4);
+        }
+    }
+}
+
+bool sl_repack_x16(sl_type t, void *dst, const void *src, int N, int K) {
+    if (N < 0 || N % 16 != 0 || K <= 0) return false;
+    if (t == SL_TYPE_F16 || t == SL_TYPE_BF16) {
+        const size_t w_row = (size_t)K * 2;
+        for (int g = 0; g < N / 16; g++) {
+            char *d = (char *)dst + (size_t)g * 16 * w_row;
+            const char *s = (const char *)src + (size_t)g * 16 * w_row;
+            for (int k = 0; k < K; k++)
+                for (int i = 0; i < 16; i++) memcpy(d + (size_t)k * SL_X16_HALF_COL + 2 * i, s + (size_t)i * w_row + 2 * (size_t)k, 2);
+        }
+        return true;
+    }
+    if ((t != SL_TYPE_Q8_0 && t != SL_TYPE_Q4_0) || K % 32 != 0) return false;
+    const size_t w_row = (size_t)(K / 32) * sl_type_block_bytes(t);
+    for (int g = 0; g < N / 16; g++)
+        repack_group_x16((char *)dst + (size_t)g * 16 * w_row, (const char *)src + (size_t)g * 16 * w_row, w_row, K / 32, t);
+    return true;
+}
+
+bool sl_repack_grouped(sl_type t, int group, void *dst, const void *src, int N, int K) {
+    return group == SL_ROWS_X8 ? sl_repack_x8(t, dst, src, N, K) : group == SL_ROWS_X16 && sl_repack_x16(t, dst, src, N, K);
+}
+
+void sl_grouped_half_row(float *y, const void *W, sl_type t, int group, int K, int r) {
+    const size_t col = (size_t)group * 2;
+    const char *g = (const char *)W + (size_t)(r / group) * col * (size_t)K + 2 * (size_t)(r % group);
     for (int k = 0; k < K; k++) {
         uint16_t h;
-        memcpy(&h, g + (size_t)k * SL_X8_HALF_COL, 2);
+        memcpy(&h, g + (size_t)k * col, 2);
         y[k] = t == SL_TYPE_BF16 ? sl_bf16_to_fp32(h) : sl_fp16_to_fp32(h);
     }
 }

@@ -96,7 +96,7 @@ static sl_status matmul_parts(sl_session *s, const float *x, int T, int K, const
 }
 
 static sl_mm_part part(const sl_matrix *w, float *y, size_t ldy, bool acc) {
-    sl_mm_part p = {.W = w->data, .type = w->type, .N = (int)w->rows, .y = y, .ldy = ldy, .acc = acc, .x8 = w->x8};
+    sl_mm_part p = {.W = w->data, .type = w->type, .N = (int)w->rows, .y = y, .ldy = ldy, .acc = acc, .group = w->group};
     return p;
 }
 
@@ -138,7 +138,7 @@ sl_status sl_forward_llama(sl_session *s, const int32_t *tokens, int T, float *l
         if (tokens[t] < 0 || tokens[t] >= V)
             return sl_fail(err, SL_ERR_INVALID_ARG, "token id %d is outside the vocabulary [0, %d)",
                            tokens[t], V);
-        if (m->tok_embd.x8) sl_x8_half_row(s->x + (size_t)t * E, m->tok_embd.data, m->tok_embd.type, E, tokens[t]);
+        if (m->tok_embd.group) sl_grouped_half_row(s->x + (size_t)t * E, m->tok_embd.data, m->tok_embd.type, m->tok_embd.group, E, tokens[t]);
         else et->to_float(s->x + (size_t)t * E, (const char *)m->tok_embd.data + (size_t)tokens[t] * erow, E);
         uint64_t pw, pp;
         sl_kv_query_positions(kv, p0 + (uint64_t)t, &pw, &pp);

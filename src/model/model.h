@@ -21,8 +21,9 @@ typedef struct {
     const void *data; /* into the mapping, or into the model's repacked copies */
     sl_type type;
     int64_t rows, cols;
-    bool x8;          /* repacked row-interleaved (kernels/gemm.h): only the
-                         x8 kernels can read it */
+    int group;        /* SL_ROWS_STORED (0), or repacked into row-interleaved
+                         groups of 8 or 16 rows (kernels/gemm.h): only the
+                         kernels of that layout can read it */
 } sl_matrix;
 
 typedef enum {

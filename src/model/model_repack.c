@@ -84,9 +84,9 @@ static void populate_mapped(const void *p, size_t n) {
  * is); w then points into the copy. */
 static sl_status repack_one(sl_model *m, sl_matrix *w, x8_copy **out, sl_error *err) {
     *out = NULL;
-    if (!w->data || w->x8 || w->rows % 8 != 0 || w->rows > INT32_MAX || w->cols > INT32_MAX ||
-        !sl_gemm_get_x8(w->type))
-        return SL_OK;
+    if (!w->data || w->group || w->rows > INT32_MAX || w->cols > INT32_MAX) return SL_OK;
+    const int group = sl_gemm_best_group(w->type, (int)w->rows);
+    if (group == SL_ROWS_STORED) return SL_OK;
     const size_t bytes = (size_t)w->rows * sl_row_size(w->type, w->cols);
     x8_copy *c = calloc(1, sizeof *c);
     if (!c || !map_copy(c, bytes)) {
@@ -97,13 +97,13 @@ static sl_status repack_one(sl_model *m, sl_matrix *w, x8_copy **out, sl_error *
     /* the source in one go rather than a fault per few pages (advice: may fail on old kernels) */
     if (m->gguf->file.is_mapped) populate_mapped(w->data, bytes);
 #endif
-    if (!sl_repack_x8(w->type, c->data, w->data, (int)w->rows, (int)w->cols)) {
+    if (!sl_repack_grouped(w->type, group, c->data, w->data, (int)w->rows, (int)w->cols)) {
         sl_model_repack_free(c); /* (cannot happen: the checks above are the repack's) */
         return SL_OK;
     }
     if (m->gguf->file.is_mapped) drop_mapped(w->data, bytes);
     w->data = c->data;
-    w->x8 = true;
+    w->group = group;
     *out = c;
     return SL_OK;
 }

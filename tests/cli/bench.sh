@@ -87,8 +87,8 @@ else t_fail bench_vs_recompute "$(cat "$TMP/err")"; fi
 if "$SL_BIN" bench --kernels -t 1 --reps 1 --json >"$TMP/k.json" 2>"$TMP/err"; then
     types=$(grep -oE '"type": "[a-z0-9_]+"' "$TMP/k.json" | sed 's/.*: //' | tr -d '"' | tr '\n' ' ')
     zero=$(grep -oE '"(matvec|matmul)_g(b|flop)_per_s": 0(\.0+)?[,}]' "$TMP/k.json" | head -n1)
-    # the repacked layout where a model gets it: the half types, the legacy quants, q8_0 and the K-quants with the SIMD kernels
-    x8=$(grep -oE '"type": "[a-z0-9_]+", "x8": true' "$TMP/k.json" | sed 's/"type": "//; s/".*//' | tr '\n' ' ')
+    # the repacked layout (x8 or x16) where a model gets it: every type but f32, with the SIMD kernels
+    x8=$(grep -oE '"type": "[a-z0-9_]+", "layout": "x(8|16)"' "$TMP/k.json" | sed 's/"type": "//; s/".*//' | tr '\n' ' ')
     want_x8="f16 bf16 q8_0 q4_0 q4_1 q5_0 q5_1 q4_k q5_k q6_k "
     grep -q '"simd": "scalar"' "$TMP/k.json" && want_x8=""
     if [ "$types" = "f32 f16 bf16 q8_0 q4_0 q4_1 q5_0 q5_1 q4_k q5_k q6_k " ] && [ -z "$zero" ] &&

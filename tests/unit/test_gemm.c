@@ -145,13 +145,13 @@ static void test_gemm_simd_matches_ref(void) {
     }
 }
 
-/* The x8 kernels on repacked rows against the reference on the rows as
- * stored: the same bits, for whole matrices and for a call on a later
+/* The x8 (group 8) or x16 (group 16) kernels on repacked rows against the
+ * reference on the rows as stored: the same bits, for whole matrices and for a call on a later
  * group alone (as a thread's share of the rows is run). Weights include
  * the extremes the int16 sums must hold: all nibbles 15, all q8_0 quants
  * -128 and +127. */
-static void check_x8(sl_type t, int N, int T, int K, int fill) {
-    const sl_gemm_kernel *kx = sl_gemm_get_x8(t), *kr = sl_gemm_get_ref(t);
+static void check_grouped(sl_type t, int group, int N, int T, int K, int fill) {
+    const sl_gemm_kernel *kx = sl_gemm_get_grouped(t, group), *kr = sl_gemm_get_ref(t);
     const size_t w_row = sl_row_size(t, K);
     char *W = make_w(t, N, K, 1.0f), *P = malloc((size_t)N * w_row + 64);
     const size_t bs = sl_type_block_bytes(t);
@@ -161,13 +161,13 @@ static void check_x8(sl_type t, int N, int T, int K, int fill) {
     const size_t lo = two ? 4 : t == SL_TYPE_Q6_K ? 0 : 2, hi = t == SL_TYPE_Q6_K ? bs - 2 : bs;
     for (size_t b = 0; fill && b < (size_t)N * w_row / bs; b++)
         memset(W + b * bs + lo, fill == 1 ? 0xFF : (b % 2 ? 0x80 : 0x7F), hi - lo);
-    T_CHECK(sl_repack_x8(t, P, W, N, K), "%s N=%d K=%d: repack refused", sl_type_name(t), N, K);
+    T_CHECK(sl_repack_grouped(t, group, P, W, N, K), "%s x%d N=%d K=%d: repack refused", sl_type_name(t), group, N, K);
     if (t == SL_TYPE_F16 || t == SL_TYPE_BF16) { /* rows looked up in place (a tied embedding) */
         float *a = malloc((size_t)K * sizeof *a), *b = malloc((size_t)K * sizeof *b);
         for (int r = 0; r < N; r++) {
             sl_type_get_ref(t)->to_float(a, W + (size_t)r * w_row, K);
-            sl_x8_half_row(b, P, t, K, r);
-            T_CHECK(!memcmp(a, b, (size_t)K * sizeof *a), "%s N=%d K=%d: x8 row %d differs", sl_type_name(t), N, K, r);
+            sl_grouped_half_row(b, P, t, group, K, r);
+            T_CHECK(!memcmp(a, b, (size_t)K * sizeof *a), "%s N=%d K=%d: x%d row %d differs", sl_type_name(t), N, K, group, r);
         }
         free(a), free(b);
     }
@@ -181,17 +181,17 @@ static void check_x8(sl_type t, int N, int T, int K, int fill) {
     for (int acc = 0; acc < 2; acc++) {
         kr->gemm(y0, ldy, W, w_row, xq, x_row, N, T, K, acc);
         kx->gemm(y1, ldy, P, w_row, xq, x_row, N, T, K, acc);
-        T_CHECK(!memcmp(y0, y1, (size_t)T * ldy * sizeof *y0), "%s x8 N=%d T=%d K=%d fill=%d acc=%d: differs",
-                sl_type_name(t), N, T, K, fill, acc);
+        T_CHECK(!memcmp(y0, y1, (size_t)T * ldy * sizeof *y0), "%s x%d N=%d T=%d K=%d fill=%d acc=%d: differs",
+                sl_type_name(t), group, N, T, K, fill, acc);
     }
-    if (N > 8) { /* the last group alone, into a fresh output */
-        const int r0 = N - 8;
+    if (N > group) { /* the last group alone, into a fresh output */
+        const int r0 = N - group;
         memset(y1, 0, (size_t)T * ldy * sizeof *y1);
-        kx->gemm(y1 + r0, ldy, P + (size_t)r0 * w_row, w_row, xq, x_row, 8, T, K, false);
+        kx->gemm(y1 + r0, ldy, P + (size_t)r0 * w_row, w_row, xq, x_row, group, T, K, false);
         kr->gemm(y0, ldy, W, w_row, xq, x_row, N, T, K, false);
         for (int tk = 0; tk < T; tk++)
-            T_CHECK(!memcmp(y0 + (size_t)tk * ldy + r0, y1 + (size_t)tk * ldy + r0, 8 * sizeof *y0),
-                    "%s x8 N=%d T=%d K=%d: the last group alone differs", sl_type_name(t), N, T, K);
+            T_CHECK(!memcmp(y0 + (size_t)tk * ldy + r0, y1 + (size_t)tk * ldy + r0, (size_t)group * sizeof *y0),
+                    "%s x%d N=%d T=%d K=%d: the last group alone differs", sl_type_name(t), group, N, T, K);
     }
     free(W), free(P), free(x), free(xq), free(y0), free(y1);
 }
@@ -219,9 +219,41 @@ static void test_gemm_x8_matches_ref(void) {
         if (!sl_gemm_get_x8(types[i])) continue;
         for (size_t a = 0; a < sizeof Ns / sizeof Ns[0]; a++)
             for (size_t b = 0; b < sizeof Ts / sizeof Ts[0]; b++)
-                for (size_t c = 0; c < sizeof Ks / sizeof Ks[0]; c++) check_x8(types[i], Ns[a], Ts[b], Ks[c], 0);
-        for (int fill = 1; fill <= 2 && !f16; fill++) check_x8(types[i], 16, 5, Ks[1], fill);
-        for (int fill = 1; fill <= 2 && !f16; fill++) check_x8(types[i], 8, 1, Ks[1], fill);
+                for (size_t c = 0; c < sizeof Ks / sizeof Ks[0]; c++) check_grouped(types[i], SL_ROWS_X8, Ns[a], Ts[b], Ks[c], 0);
+        for (int fill = 1; fill <= 2 && !f16; fill++) check_grouped(types[i], SL_ROWS_X8, 16, 5, Ks[1], fill);
+        for (int fill = 1; fill <= 2 && !f16; fill++) check_grouped(types[i], SL_ROWS_X8, 8, 1, Ks[1], fill);
+    }
+}
+
+/* The AVX-512 x16 kernels, likewise: row tiles of 3, 2 and 1 groups and
+ * every token tile's remainder (8-token and 4-token tiles, decode), and
+ * the extremes (all nibbles 15; q8_0 quants -128 and +127, which the
+ * unsigned flip must carry exactly). */
+static void test_gemm_x16_matches_ref(void) {
+    char src[16 * 34] = {0}, dst[16 * 34];
+    T_CHECK(!sl_repack_x16(SL_TYPE_Q8_0, dst, src, 8, 32) && !sl_repack_x16(SL_TYPE_Q4_0, dst, src, 16, 48) &&
+                !sl_repack_x16(SL_TYPE_Q4_K, dst, src, 16, 256) && !sl_repack_x16(SL_TYPE_F16, dst, src, 24, 4) &&
+                !sl_repack_x16(SL_TYPE_F32, dst, src, 16, 32) && !sl_repack_grouped(SL_TYPE_Q8_0, 4, dst, src, 16, 32),
+            "x16 repack accepted a shape or type it has no layout for");
+    if (!sl_gemm_get_x16(SL_TYPE_F16)) T_SKIP("no AVX-512 on this CPU (or SL_ISA caps the level): x16 kernels not run");
+    const sl_type types[] = {SL_TYPE_F16, SL_TYPE_BF16, SL_TYPE_Q8_0, SL_TYPE_Q4_0};
+    const int Ns[] = {16, 32, 48, 80, 112}; /* 1, 2, 3, 3 + 2 and 3 + 3 + 1 groups */
+    const int Ts[] = {1, 2, 3, 4, 5, 8, 9, 12, 13, 17};
+    for (size_t i = 0; i < sizeof types / sizeof types[0]; i++) {
+        const bool f16 = types[i] == SL_TYPE_F16 || types[i] == SL_TYPE_BF16;
+        if (!sl_gemm_get_x16(types[i])) {
+            printf("SKIP %s x16: this CPU lacks AVX512-VNNI\n", sl_type_name(types[i]));
+            continue;
+        }
+        const int Ks[] = {f16 ? 5 : 32, f16 ? 97 : 96, f16 ? 1031 : 1056};
+        for (size_t a = 0; a < sizeof Ns / sizeof Ns[0]; a++)
+            for (size_t b = 0; b < sizeof Ts / sizeof Ts[0]; b++)
+                for (size_t c = 0; c < sizeof Ks / sizeof Ks[0]; c++)
+                    check_grouped(types[i], SL_ROWS_X16, Ns[a], Ts[b], Ks[c], 0);
+        for (int fill = 1; fill <= 2 && !f16; fill++) check_grouped(types[i], SL_ROWS_X16, 32, 5, Ks[1], fill);
+        for (int fill = 1; fill <= 2 && !f16; fill++) check_grouped(types[i], SL_ROWS_X16, 16, 1, Ks[1], fill);
+        T_CHECK(sl_gemm_best_group(types[i], 64) == SL_ROWS_X16 && sl_gemm_best_group(types[i], 40) == SL_ROWS_X8,
+                "%s: a loaded model would not run the x16 kernel", sl_type_name(types[i]));
     }
 }
 
@@ -457,6 +489,18 @@ static void test_gemm_table(void) {
     T_CHECK(sl_gemm_get_ref(SL_TYPE_F16) && sl_gemm_get_ref(SL_TYPE_F16)->act == SL_ACT_F32X4, "f16 reads f32x4");
     T_CHECK(sl_gemm_get_ref(SL_TYPE_F32) && sl_gemm_get_ref(SL_TYPE_F32)->act == SL_ACT_F32T, "f32 reads f32t");
     T_CHECK(sl_act_row_bytes(SL_ACT_Q8S, 64) == 128 && sl_act_row_bytes(SL_ACT_F32, 5) == 20, "row bytes");
+    /* every type a model may hold has a tile kernel at every level, so the
+     * vec_dot fallback of matmul.c never runs on the inference path */
+    for (uint32_t t = 0; t < SL_TYPE_COUNT; t++) {
+        const sl_type_traits *tr = sl_type_get_ref(t);
+        if (!tr || !tr->supported) continue;
+        T_CHECK(sl_gemm_get(t) && sl_gemm_get_ref(t), "%s: no tile kernel", tr->name);
+        const int g = sl_gemm_best_group(t, 4096);
+        T_CHECK(g == SL_ROWS_STORED || sl_gemm_get_grouped(t, g), "%s: layout %d without a kernel", tr->name, g);
+    }
+    printf("  level %s, layout of a 4096-row matrix: f16 x%d, q8_0 x%d, q4_0 x%d, q4_K x%d\n", sl_simd_level(),
+           sl_gemm_best_group(SL_TYPE_F16, 4096), sl_gemm_best_group(SL_TYPE_Q8_0, 4096),
+           sl_gemm_best_group(SL_TYPE_Q4_0, 4096), sl_gemm_best_group(SL_TYPE_Q4_K, 4096));
 }
 
 int main(void) {
@@ -464,6 +508,7 @@ int main(void) {
     T_RUN(test_gemm_table);
     T_RUN(test_gemm_simd_matches_ref);
     T_RUN(test_gemm_x8_matches_ref);
+    T_RUN(test_gemm_x16_matches_ref);
     T_RUN(test_swiglu);
     T_RUN(test_gemm_float_blocks);
     T_RUN(test_f32t_layout);

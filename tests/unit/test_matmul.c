@@ -156,7 +156,7 @@ static void test_matmul_x8_parts(void) {
                 y[v][p] = malloc((size_t)T * Ns[p] * sizeof(float));
                 for (int i = 0; i < T * Ns[p]; i++) y[v][p][i] = (float)i; /* for the residual add */
                 parts[p] = (sl_mm_part){.W = v ? P[p] : W[p], .type = types[p], .N = Ns[p], .y = y[v][p],
-                                        .ldy = (size_t)Ns[p], .acc = p == 2, .x8 = v == 1};
+                                        .ldy = (size_t)Ns[p], .acc = p == 2, .group = v == 1 ? SL_ROWS_X8 : 0};
             }
             T_CHECK(sl_matmul_parts(pool, &s, x, T, K, parts, 3, SL_MM_PLAIN) == 0, "x8=%d parts", v);
         }
@@ -164,15 +164,15 @@ static void test_matmul_x8_parts(void) {
             T_CHECK(!memcmp(y[0][p], y[1][p], (size_t)T * Ns[p] * sizeof(float)), "%d threads: part %d differs", nth, p);
         /* SwiGLU: gate and up (the first 64 rows of the f16 part), both repacked */
         for (int v = 0; v < 2; v++) {
-            const sl_mm_part gu[2] = {{.W = v ? P[0] : W[0], .type = SL_TYPE_Q4_0, .N = 64, .y = y[v][0], .ldy = 64, .x8 = v == 1},
-                                      {.W = v ? P[2] : W[2], .type = types[2], .N = 64, .y = y[v][2], .ldy = 64, .x8 = v == 1}};
+            const sl_mm_part gu[2] = {{.W = v ? P[0] : W[0], .type = SL_TYPE_Q4_0, .N = 64, .y = y[v][0], .ldy = 64, .group = v == 1 ? SL_ROWS_X8 : 0},
+                                      {.W = v ? P[2] : W[2], .type = types[2], .N = 64, .y = y[v][2], .ldy = 64, .group = v == 1 ? SL_ROWS_X8 : 0}};
             T_CHECK(sl_matmul_parts(pool, &s, x, T, K, gu, 2, SL_MM_SWIGLU) == 0, "x8=%d swiglu", v);
         }
         T_CHECK(!memcmp(y[0][0], y[1][0], (size_t)T * 64 * sizeof(float)), "%d threads: SwiGLU differs", nth);
         /* an x8 part must cover whole groups */
-        const sl_mm_part bad = {.W = P[0], .type = SL_TYPE_Q4_0, .N = 60, .y = y[0][0], .ldy = 60, .x8 = true};
+        const sl_mm_part bad = {.W = P[0], .type = SL_TYPE_Q4_0, .N = 60, .y = y[0][0], .ldy = 60, .group = SL_ROWS_X8};
         T_CHECK(sl_matmul_parts(pool, &s, x, T, K, &bad, 1, SL_MM_PLAIN) == -1, "x8 with N %% 8 != 0 accepted");
-        const sl_mm_part none = {.W = P[0], .type = SL_TYPE_Q3_K, .N = 8, .y = y[0][0], .ldy = 8, .x8 = true};
+        const sl_mm_part none = {.W = P[0], .type = SL_TYPE_Q3_K, .N = 8, .y = y[0][0], .ldy = 8, .group = SL_ROWS_X8};
         T_CHECK(sl_matmul_parts(pool, &s, x, T, K, &none, 1, SL_MM_PLAIN) == -1, "x8 without a kernel accepted");
         for (int v = 0; v < 2; v++)
             for (int p = 0; p < 3; p++) free(y[v][p]);

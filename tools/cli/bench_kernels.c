@@ -164,11 +164,11 @@ static char *make_matrix(sl_type t, int rows, unsigned long long *seed) {
     return W;
 }
 
-/* Median seconds of reps calls of y = x W^T (after one warm-up call); x8:
- * W is repacked (kernels/gemm.h), as a loaded model's matrices are. */
-static double time_matmul(sl_pool *pool, sl_matmul_scratch *scr, float *y, const char *W, sl_type t, bool x8,
+/* Median seconds of reps calls of y = x W^T (after one warm-up call); group:
+ * W's layout (kernels/gemm.h), the one a loaded model's matrices get. */
+static double time_matmul(sl_pool *pool, sl_matmul_scratch *scr, float *y, const char *W, sl_type t, int group,
                           const float *x, int T, int N, int reps) {
-    const sl_mm_part part = {.W = W, .type = t, .N = N, .y = y, .ldy = (size_t)N, .x8 = x8};
+    const sl_mm_part part = {.W = W, .type = t, .N = N, .y = y, .ldy = (size_t)N, .group = group};
     double *dt = malloc((size_t)reps * sizeof *dt);
     if (!dt || sl_matmul_parts(pool, scr, x, T, KB_K, &part, 1, SL_MM_PLAIN) != 0) cli_die("kernels: matmul failed");
     for (int r = 0; r < reps; r++) {
@@ -203,33 +203,34 @@ void bench_kernels(FILE *out, int n_threads, int reps, int T, bool json) {
     for (size_t i = 0; i < sizeof TYPES / sizeof TYPES[0]; i++) {
         const sl_type t = TYPES[i];
         const size_t row = sl_row_size(t, KB_K);
-        const int N_mv = (int)(KB_MV_BYTES / row) / 8 * 8; /* whole 8-row groups */
+        const int N_mv = (int)(KB_MV_BYTES / row) / 16 * 16; /* whole 16-row groups */
         char *W = make_matrix(t, N_mv, &seed);
         free(yv);
         yv = malloc((size_t)N_mv * sizeof *yv);
         if (!W || !yv) cli_die("kernels: out of memory for a %zu MiB matrix", row * N_mv >> 20);
-        /* the layout a loaded model uses: repacked where the type has an x8 kernel */
-        const bool x8 = sl_gemm_get_x8(t) != NULL;
-        if (x8) {
+        /* the layout a loaded model uses (x16 or x8 where the type has such a kernel) */
+        const int group = sl_gemm_best_group(t, N_mv);
+        if (group) {
             char *P = malloc((size_t)N_mv * row);
-            if (!P || !sl_repack_x8(t, P, W, N_mv, KB_K)) cli_die("kernels: out of memory repacking %s", sl_type_name(t));
+            if (!P || !sl_repack_grouped(t, group, P, W, N_mv, KB_K))
+                cli_die("kernels: out of memory repacking %s", sl_type_name(t));
             free(W);
             W = P;
         }
-        const double mv = time_matmul(pool, &scr, yv, W, t, x8, x, 1, N_mv, reps);
-        const double mm = time_matmul(pool, &scr, y, W, t, x8, x, T, KB_MM_N, reps);
+        const double mv = time_matmul(pool, &scr, yv, W, t, group, x, 1, N_mv, reps);
+        const double mm = time_matmul(pool, &scr, y, W, t, group, x, T, KB_MM_N, reps);
         free(W);
         const double mv_bytes = (double)row * N_mv, mm_bytes = (double)row * KB_MM_N;
         const double mv_gbs = mv_bytes / mv * 1e-9, mv_gf = 2.0 * N_mv * KB_K / mv * 1e-9;
         const double mm_gbs = mm_bytes / mm * 1e-9, mm_gf = 2.0 * T * KB_MM_N * KB_K / mm * 1e-9;
         if (json)
             fprintf(out,
-                    "%s{\"type\": \"%s\", \"x8\": %s, \"matvec_bytes\": %.0f, \"matvec_gb_per_s\": %.2f, "
+                    "%s{\"type\": \"%s\", \"layout\": \"%s\", \"matvec_bytes\": %.0f, \"matvec_gb_per_s\": %.2f, "
                     "\"matvec_gflop_per_s\": %.2f, \"matmul_tokens\": %d, \"matmul_gb_per_s\": %.2f, "
                     "\"matmul_gflop_per_s\": %.2f}",
-                    i ? ", " : "", sl_type_name(t), x8 ? "true" : "false", mv_bytes, mv_gbs, mv_gf, T, mm_gbs, mm_gf);
+                    i ? ", " : "", sl_type_name(t), group == 16 ? "x16" : group == 8 ? "x8" : "rows", mv_bytes, mv_gbs, mv_gf, T, mm_gbs, mm_gf);
         else
-            fprintf(out, "%-6s %-4s %10.0f %10.2f %10.2f | %10.2f %10.2f\n", sl_type_name(t), x8 ? "x8" : "rows",
+            fprintf(out, "%-6s %-4s %10.0f %10.2f %10.2f | %10.2f %10.2f\n", sl_type_name(t), group == 16 ? "x16" : group == 8 ? "x8" : "rows",
                     mv_bytes / (1 << 20), mv_gbs, mv_gf, mm_gbs, mm_gf);
         fflush(out);
     }
