@@ -61,7 +61,7 @@ CLI      := $(BUILD)/streamllm
 all: $(CLI) $(LIB_SO) $(TEST_BIN) $(BENCH_BIN)
 
 $(BUILD)/obj/src/kernels/x86/%_avx2.o: CFLAGS += -mavx2 -mfma -mf16c
-$(BUILD)/obj/src/kernels/x86/%_avx512.o: CFLAGS += -mavx512f -mavx512bw -mavx512vl -mavx512dq -mavx512vnni -mavx2 -mfma -mf16c
+$(BUILD)/obj/src/kernels/x86/%_avx512.o: CFLAGS += -mavx512f -mavx512bw -mavx512vl -mavx512dq -mavx512vnni -mavx512bf16 -mavx2 -mfma -mf16c
 
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)

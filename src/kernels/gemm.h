@@ -47,6 +47,17 @@
  *    rows in the lanes as the Q8S kernels do, unpacking each row group once
  *    per super-block for every token of a tile; kernels/ref/gemm_k_ref.c
  *    spells the arithmetic out and gives the same bits.
+ *  - bf16 with vdpbf16ps (the x16 kernel where the CPU has AVX512-BF16;
+ *    bf16p activations): per output one chain over the column pairs in
+ *    order, each pair as the instruction does it (Intel's definition, and
+ *    what an AMD Zen 4 gives bit for bit, tests/unit/test_gemm.c):
+ *        acc = ftz(acc + w_2p+1 x_2p+1)   then   acc = ftz(acc + w_2p x_2p)
+ *    each step rounded once to nearest even (a bf16 product is exact in
+ *    f32), with subnormal inputs read as 0 and subnormal results flushed to
+ *    0; the activations are bf16 too, so this kernel's numbers differ from
+ *    the f32-activation bf16 kernels' (about 3 significant digits per
+ *    activation, as llama.cpp's bf16 path has them).
+ *    sl_gemm_bf16_dp_ref spells it out.
  * Other types have no tile kernel here: sl_matmul runs their vec_dot per
  * output (see matmul.c). */
 #ifndef SL_KERNELS_GEMM_H
@@ -65,6 +76,7 @@ typedef enum {
     SL_ACT_Q8K,     /* q8_K blocks (the K-quants' vec_dot type) */
     SL_ACT_F32T,    /* f32 in tiles of 3 tokens, below (the f32 kernels) */
     SL_ACT_F32X4,   /* f32 in tiles of 4 tokens by column, below (the half kernels) */
+    SL_ACT_BF16P,   /* bf16 rows, below (the vdpbf16ps kernel) */
     SL_ACT_COUNT
 } sl_act_format;
 
@@ -136,6 +148,14 @@ static inline const float *sl_f32x4_at(const void *xq, size_t tile_bytes, int t,
 }
 /* Writes token t of T into the f32x4 tiles at xq, as sl_pack_f32t does. */
 void sl_pack_f32x4(void *xq, const float *x, int t, int T, int K);
+
+/* bf16p: one row of K floats as K2 = K rounded up to even bf16 values,
+ * each rounded to nearest, ties to even (NaN stays NaN), the odd K's last
+ * value followed by +0; rows sl_bf16p_row_bytes(K) apart (64-aligned). The
+ * token's column pair (2p, 2p + 1) is one 32-bit word, broadcast by the
+ * vdpbf16ps kernel. */
+static inline size_t sl_bf16p_row_bytes(int K) { return ((size_t)(K + 1) / 2 * 4 + 63) & ~(size_t)63; }
+void sl_quant_bf16p_ref(void *xq, const float *x, int K);
 
 typedef void (*sl_act_quant_fn)(void *xq, const float *x, int K);
 typedef void (*sl_gemm_fn)(float *y, size_t ldy, const void *W, size_t w_row, const void *xq,
@@ -236,6 +256,8 @@ void sl_swiglu_avx2(float *g, const float *u, int n);
  * q8_0, per block (544 = 16 * 34 bytes):
  *     uint16 d[16]         the rows' scales
  *     int8   qs[8][16][4]  chunk j (the block's values 4j .. 4j + 3), row i
+ * bf16 for the vdpbf16ps kernel, per column pair (64 bytes; even K):
+ *     uint32 p[16]         row i's columns 2p (low half) and 2p + 1 (high)
  * q4_0, per block (288 = 16 * 18 bytes):
  *     uint16 d[16]
  *     uint8  qs[4][16][4]  chunk m (qs bytes 4m .. 4m + 3: values 4m .. 4m + 3
@@ -258,10 +280,14 @@ const sl_gemm_kernel *sl_gemm_get_grouped(sl_type t, int group);
  * AVX-512 level only, the integer ones where the CPU has AVX512-VNNI. */
 const sl_gemm_kernel *sl_gemm_get_x8(sl_type t);
 const sl_gemm_kernel *sl_gemm_get_x16(sl_type t);
-/* The layout a matrix of N rows of type t is repacked into at load time:
- * x16 where an x16 kernel runs and N % 16 == 0, else x8 where an x8 kernel
- * runs and N % 8 == 0, else SL_ROWS_STORED (model/model_repack.c). */
-int sl_gemm_best_group(sl_type t, int N);
+/* The reference an x16 kernel matches on the rows as stored: the type's
+ * reference, or sl_gemm_bf16_dp_ref for bf16's vdpbf16ps kernel. */
+const sl_gemm_kernel *sl_gemm_get_x16_ref(sl_type t);
+/* The layout a matrix of N rows of K columns of type t is repacked into at
+ * load time: x16 where an x16 kernel runs and the shape fits it, else x8
+ * where an x8 kernel runs and N % 8 == 0, else SL_ROWS_STORED
+ * (model/model_repack.c). */
+int sl_gemm_best_group(sl_type t, int N, int K);
 /* Repacks N rows of K columns of type t from src into dst (as many bytes,
  * not overlapping) into x8 or x16 groups. Returns false, writing nothing,
  * when t has no such layout, N is not a multiple of the group or K not a
@@ -293,6 +319,8 @@ void sl_gemm_f16_ref(float *y, size_t ldy, const void *W, size_t w_row, const vo
                      size_t x_row, int nr, int nt, int K, bool acc);
 void sl_gemm_bf16_ref(float *y, size_t ldy, const void *W, size_t w_row, const void *xq,
                       size_t x_row, int nr, int nt, int K, bool acc);
+void sl_gemm_bf16_dp_ref(float *y, size_t ldy, const void *W, size_t w_row, const void *xq,
+                         size_t x_row, int nr, int nt, int K, bool acc);
 void sl_gemm_q4_k_ref(float *y, size_t ldy, const void *W, size_t w_row, const void *xq,
                       size_t x_row, int nr, int nt, int K, bool acc);
 void sl_gemm_q5_k_ref(float *y, size_t ldy, const void *W, size_t w_row, const void *xq,
@@ -344,7 +372,7 @@ void sl_gemm_q5_k_avx2(float *y, size_t ldy, const void *W, size_t w_row, const 
 void sl_gemm_q6_k_avx2(float *y, size_t ldy, const void *W, size_t w_row, const void *xq,
                        size_t x_row, int nr, int nt, int K, bool acc);
 
-/* x86/gemm_half_avx512.c, x86/gemm_q8s_avx512.c: x16 groups */
+/* x86/gemm_half_avx512.c, x86/gemm_bf16_avx512.c, x86/gemm_q8s_avx512.c: x16 groups */
 void sl_gemm_f16x16_avx512(float *y, size_t ldy, const void *W, size_t w_row, const void *xq,
                            size_t x_row, int nr, int nt, int K, bool acc);
 void sl_gemm_bf16x16_avx512(float *y, size_t ldy, const void *W, size_t w_row, const void *xq,

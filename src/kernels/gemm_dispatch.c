@@ -14,20 +14,21 @@
 typedef struct {
     sl_type type;
     sl_gemm_kernel ref, avx2, x8, x16;
-    unsigned x16_needs; /* sl_cpu_feature bits */
+    unsigned x16_needs;      /* sl_cpu_feature bits */
+    sl_gemm_kernel x16_ref;  /* the reference x16 matches, when not ref */
 } gemm_row;
 
 #define K_(fn, act, align) {fn, SL_ACT_##act, align}
 #define NONE {NULL, SL_ACT_F32, 0}
 #define LEGACY(T, t, x16fn, needs)                                                                        \
     {SL_TYPE_##T, K_(sl_gemm_##t##_ref, Q8S, 8), K_(sl_gemm_##t##_avx2, Q8S, 8), K_(sl_gemm_##t##x8_avx2, Q8S, 8), \
-     K_(x16fn, Q8S, 16), needs}
+     K_(x16fn, Q8S, 16), needs, NONE}
 #define KQUANT(T, t)                                                                                       \
     {SL_TYPE_##T, K_(sl_gemm_##t##_ref, Q8K, 8), K_(sl_gemm_##t##_avx2, Q8K, 8), K_(sl_gemm_##t##x8_avx2, Q8K, 8), \
-     NONE, 0}
+     NONE, 0, NONE}
 #define HALF(T, t)                                                                                              \
     {SL_TYPE_##T, K_(sl_gemm_##t##_ref, F32X4, 8), K_(sl_gemm_##t##_avx2, F32X4, 8),                              \
-     K_(sl_gemm_##t##x8_avx2, F32X4, 8), K_(sl_gemm_##t##x16_avx512, F32X4, 16), 0}
+     K_(sl_gemm_##t##x8_avx2, F32X4, 8), K_(sl_gemm_##t##x16_avx512, F32X4, 16), 0, NONE}
 
 #if !defined(SL_NO_SIMD) && (defined(__x86_64__) || defined(__i386__))
 #define HAVE_AVX2_BUILD 1
@@ -37,9 +38,10 @@ static const gemm_row ROWS[] = {
     LEGACY(Q5_0, q5_0, NULL, 0),
     LEGACY(Q5_1, q5_1, NULL, 0),
     LEGACY(Q8_0, q8_0, sl_gemm_q8_0x16_avx512, SL_CPU_AVX512VNNI),
-    {SL_TYPE_F32, K_(sl_gemm_f32_ref, F32T, 4), K_(sl_gemm_f32_avx2, F32T, 4), NONE, NONE, 0},
+    {SL_TYPE_F32, K_(sl_gemm_f32_ref, F32T, 4), K_(sl_gemm_f32_avx2, F32T, 4), NONE, NONE, 0, NONE},
     HALF(F16, f16),
-    HALF(BF16, bf16),
+    {SL_TYPE_BF16, K_(sl_gemm_bf16_ref, F32X4, 8), K_(sl_gemm_bf16_avx2, F32X4, 8), K_(sl_gemm_bf16x8_avx2, F32X4, 8),
+     K_(sl_gemm_bf16x16_avx512, BF16P, 16), SL_CPU_AVX512BF16, K_(sl_gemm_bf16_dp_ref, BF16P, 16)},
     KQUANT(Q4_K, q4_k),
     KQUANT(Q5_K, q5_k),
     KQUANT(Q6_K, q6_k),
@@ -47,10 +49,10 @@ static const gemm_row ROWS[] = {
 #else
 /* No x86 SIMD in this build (Arm included: its NEON code covers the weight
  * table's conversions, and Arm runs these scalar tile kernels). */
-#define REF_ONLY(T, t, act) {SL_TYPE_##T, K_(sl_gemm_##t##_ref, act, 8), NONE, NONE, NONE, 0}
+#define REF_ONLY(T, t, act) {SL_TYPE_##T, K_(sl_gemm_##t##_ref, act, 8), NONE, NONE, NONE, 0, NONE}
 static const gemm_row ROWS[] = {
     REF_ONLY(Q4_0, q4_0, Q8S), REF_ONLY(Q4_1, q4_1, Q8S),   REF_ONLY(Q5_0, q5_0, Q8S),
-    REF_ONLY(Q5_1, q5_1, Q8S), REF_ONLY(Q8_0, q8_0, Q8S),   {SL_TYPE_F32, K_(sl_gemm_f32_ref, F32T, 4), NONE, NONE, NONE, 0},
+    REF_ONLY(Q5_1, q5_1, Q8S), REF_ONLY(Q8_0, q8_0, Q8S),   {SL_TYPE_F32, K_(sl_gemm_f32_ref, F32T, 4), NONE, NONE, NONE, 0, NONE},
     REF_ONLY(F16, f16, F32X4), REF_ONLY(BF16, bf16, F32X4), REF_ONLY(Q4_K, q4_k, Q8K),
     REF_ONLY(Q5_K, q5_k, Q8K), REF_ONLY(Q6_K, q6_k, Q8K),
 };
@@ -97,8 +99,13 @@ const sl_gemm_kernel *sl_gemm_get_grouped(sl_type t, int group) {
          : group == SL_ROWS_STORED ? sl_gemm_get(t) : NULL;
 }
 
-int sl_gemm_best_group(sl_type t, int N) {
-    if (N > 0 && N % 16 == 0 && sl_gemm_get_x16(t)) return SL_ROWS_X16;
+const sl_gemm_kernel *sl_gemm_get_x16_ref(sl_type t) {
+    const gemm_row *r = row_of(t);
+    return !r ? NULL : r->x16_ref.gemm ? &r->x16_ref : &r->ref;
+}
+
+int sl_gemm_best_group(sl_type t, int N, int K) {
+    if (N > 0 && N % 16 == 0 && sl_gemm_get_x16(t) && (t != SL_TYPE_BF16 || K % 2 == 0)) return SL_ROWS_X16;
     if (N > 0 && N % 8 == 0 && sl_gemm_get_x8(t)) return SL_ROWS_X8;
     return SL_ROWS_STORED;
 }
@@ -116,6 +123,7 @@ static void quant_q8k_ref(void *xq, const float *x, int K) { sl_type_get_ref(SL_
 
 sl_act_quant_fn sl_act_quant_get(sl_act_format f) {
     if (f == SL_ACT_Q8K) return quant_q8k;
+    if (f == SL_ACT_BF16P) return sl_quant_bf16p_ref; /* O(K) per token: no SIMD version needed */
     if (f != SL_ACT_Q8S) return NULL;
 #ifdef HAVE_AVX2_BUILD
     if (use_avx2()) return sl_quant_q8s_avx2;
@@ -124,12 +132,13 @@ sl_act_quant_fn sl_act_quant_get(sl_act_format f) {
 }
 
 sl_act_quant_fn sl_act_quant_get_ref(sl_act_format f) {
-    return f == SL_ACT_Q8S ? sl_quant_q8s_ref : f == SL_ACT_Q8K ? quant_q8k_ref : NULL;
+    return f == SL_ACT_Q8S ? sl_quant_q8s_ref : f == SL_ACT_Q8K ? quant_q8k_ref : f == SL_ACT_BF16P ? sl_quant_bf16p_ref : NULL;
 }
 
 size_t sl_act_row_bytes(sl_act_format f, int K) {
     return f == SL_ACT_Q8S ? sl_q8s_row_bytes(K)
          : f == SL_ACT_Q8K ? sl_row_size(SL_TYPE_Q8_K, K)
          : f == SL_ACT_F32T ? sl_f32t_tile_bytes(K)
-         : f == SL_ACT_F32X4 ? sl_f32x4_tile_bytes(K) : (size_t)K * sizeof(float);
+         : f == SL_ACT_F32X4 ? sl_f32x4_tile_bytes(K)
+         : f == SL_ACT_BF16P ? sl_bf16p_row_bytes(K) : (size_t)K * sizeof(float);
 }

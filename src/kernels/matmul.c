@@ -40,13 +40,13 @@ typedef struct {
     int unit0, units;           /* its units in the job's unit space */
 } part_plan;
 
-/* Activation keys: x as is, q8s rows, f32t or f32x4 tiles, or KEY_TYPE + t: rows
+/* Activation keys: x as is, q8s rows, f32t or f32x4 tiles, bf16p rows, or KEY_TYPE + t: rows
  * through type t's from_float. */
-enum { KEY_X = 0, KEY_Q8S, KEY_F32T, KEY_F32X4, KEY_TYPE };
+enum { KEY_X = 0, KEY_Q8S, KEY_F32T, KEY_F32X4, KEY_BF16P, KEY_TYPE };
 
 typedef struct {
     int key;
-    sl_act_quant_fn q8s;
+    sl_act_quant_fn q8s;        /* q8s and bf16p rows */
     sl_from_float_fn ff;
     char *rows;                 /* (T / tile rounded up, x_row) */
     size_t x_row;
@@ -192,9 +192,10 @@ static int act_index(mm_job *j, int key, int K) {
     act_plan *a = &j->acts[j->n_acts];
     a->key = key;
     a->tile = 1;
-    if (key == KEY_Q8S) {
-        a->q8s = sl_act_quant_get(SL_ACT_Q8S);
-        a->x_row = sl_act_row_bytes(SL_ACT_Q8S, K);
+    if (key == KEY_Q8S || key == KEY_BF16P) {
+        const sl_act_format f = key == KEY_Q8S ? SL_ACT_Q8S : SL_ACT_BF16P;
+        a->q8s = sl_act_quant_get(f);
+        a->x_row = sl_act_row_bytes(f, K);
     } else if (key == KEY_F32T) {
         a->x_row = sl_act_row_bytes(SL_ACT_F32T, K);
         a->tile = SL_F32T_TOKENS;
@@ -230,7 +231,8 @@ int sl_matmul_parts(sl_pool *pool, sl_matmul_scratch *scratch, const float *x, i
         int key = pp->kern ? (pp->kern->act == SL_ACT_Q8S   ? KEY_Q8S
                               : pp->kern->act == SL_ACT_Q8K ? KEY_TYPE + SL_TYPE_Q8_K
                               : pp->kern->act == SL_ACT_F32T ? KEY_F32T
-                              : pp->kern->act == SL_ACT_F32X4 ? KEY_F32X4 : KEY_X)
+                              : pp->kern->act == SL_ACT_F32X4 ? KEY_F32X4
+                              : pp->kern->act == SL_ACT_BF16P ? KEY_BF16P : KEY_X)
                            : (wt->vec_dot_type == SL_TYPE_F32 ? KEY_X : KEY_TYPE + (int)wt->vec_dot_type);
         if (key >= KEY_TYPE &&
             (!sl_type_get((uint32_t)(key - KEY_TYPE)) || !sl_type_get((uint32_t)(key - KEY_TYPE))->from_float ||

@@ -137,15 +137,22 @@ static void repack_group_x16(char *dst, const char *src, size_t w_row, int nb, s
     }
 }
 
+/* Where column k of row i of an f16 or bf16 x16 group sits in the group. */
+static inline size_t x16_half_at(sl_type t, int k, int i) {
+    return t == SL_TYPE_BF16 ? (size_t)(k / 2) * 64 + 4 * (size_t)i + 2 * (size_t)(k % 2)
+                             : (size_t)k * SL_X16_HALF_COL + 2 * (size_t)i;
+}
+
 bool sl_repack_x16(sl_type t, void *dst, const void *src, int N, int K) {
     if (N < 0 || N % 16 != 0 || K <= 0) return false;
-    if (t == SL_TYPE_F16 || t == SL_TYPE_BF16) {
+    if (t == SL_TYPE_F16 || t == SL_TYPE_BF16) { /* f16 by column, bf16 by column pair */
+        if (t == SL_TYPE_BF16 && K % 2 != 0) return false;
         const size_t w_row = (size_t)K * 2;
         for (int g = 0; g < N / 16; g++) {
             char *d = (char *)dst + (size_t)g * 16 * w_row;
             const char *s = (const char *)src + (size_t)g * 16 * w_row;
             for (int k = 0; k < K; k++)
-                for (int i = 0; i < 16; i++) memcpy(d + (size_t)k * SL_X16_HALF_COL + 2 * i, s + (size_t)i * w_row + 2 * (size_t)k, 2);
+                for (int i = 0; i < 16; i++) memcpy(d + x16_half_at(t, k, i), s + (size_t)i * w_row + 2 * (size_t)k, 2);
         }
         return true;
     }
@@ -161,11 +168,10 @@ bool sl_repack_grouped(sl_type t, int group, void *dst, const void *src, int N, 
 }
 
 void sl_grouped_half_row(float *y, const void *W, sl_type t, int group, int K, int r) {
-    const size_t col = (size_t)group * 2;
-    const char *g = (const char *)W + (size_t)(r / group) * col * (size_t)K + 2 * (size_t)(r % group);
+    const char *g = (const char *)W + (size_t)(r / group) * (size_t)group * 2 * (size_t)K;
     for (int k = 0; k < K; k++) {
         uint16_t h;
-        memcpy(&h, g + (size_t)k * col, 2);
+        memcpy(&h, g + (group == SL_ROWS_X16 ? x16_half_at(t, k, r % group) : (size_t)k * SL_X8_HALF_COL + 2 * (size_t)(r % 8)), 2);
         y[k] = t == SL_TYPE_BF16 ? sl_bf16_to_fp32(h) : sl_fp16_to_fp32(h);
     }
 }

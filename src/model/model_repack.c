@@ -85,7 +85,7 @@ static void populate_mapped(const void *p, size_t n) {
 static sl_status repack_one(sl_model *m, sl_matrix *w, x8_copy **out, sl_error *err) {
     *out = NULL;
     if (!w->data || w->group || w->rows > INT32_MAX || w->cols > INT32_MAX) return SL_OK;
-    const int group = sl_gemm_best_group(w->type, (int)w->rows);
+    const int group = sl_gemm_best_group(w->type, (int)w->rows, (int)w->cols);
     if (group == SL_ROWS_STORED) return SL_OK;
     const size_t bytes = (size_t)w->rows * sl_row_size(w->type, w->cols);
     x8_copy *c = calloc(1, sizeof *c);

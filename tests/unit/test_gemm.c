@@ -151,7 +151,7 @@ static void test_gemm_simd_matches_ref(void) {
  * the extremes the int16 sums must hold: all nibbles 15, all q8_0 quants
  * -128 and +127. */
 static void check_grouped(sl_type t, int group, int N, int T, int K, int fill) {
-    const sl_gemm_kernel *kx = sl_gemm_get_grouped(t, group), *kr = sl_gemm_get_ref(t);
+    const sl_gemm_kernel *kx = sl_gemm_get_grouped(t, group), *kr = group == SL_ROWS_X16 ? sl_gemm_get_x16_ref(t) : sl_gemm_get_ref(t);
     const size_t w_row = sl_row_size(t, K);
     char *W = make_w(t, N, K, 1.0f), *P = malloc((size_t)N * w_row + 64);
     const size_t bs = sl_type_block_bytes(t);
@@ -159,8 +159,15 @@ static void check_grouped(sl_type t, int group, int N, int T, int K, int fill) {
      * set every other byte (q5's fifth bits too) */
     const bool two = t == SL_TYPE_Q4_K || t == SL_TYPE_Q5_K || t == SL_TYPE_Q4_1 || t == SL_TYPE_Q5_1;
     const size_t lo = two ? 4 : t == SL_TYPE_Q6_K ? 0 : 2, hi = t == SL_TYPE_Q6_K ? bs - 2 : bs;
-    for (size_t b = 0; fill && b < (size_t)N * w_row / bs; b++)
+    for (size_t b = 0; fill && fill < 3 && b < (size_t)N * w_row / bs; b++)
         memset(W + b * bs + lo, fill == 1 ? 0xFF : (b % 2 ? 0x80 : 0x7F), hi - lo);
+    /* fill 3 (bf16): tiny values of any sign, a quarter of them subnormal, for the
+     * flush to zero of inputs and results */
+    for (size_t i = 0; fill == 3 && i < (size_t)N * w_row / 2; i++) {
+        const uint32_t r = (uint32_t)(t_rand_f(&g_seed) * 1e9f + 1e9f);
+        const uint16_t h = (uint16_t)((r & 0x8000) | (r >> 3) % 0x0600 << 4 >> 4 | (r % 4 ? 0x0080 : 0));
+        memcpy(W + 2 * i, &h, 2);
+    }
     T_CHECK(sl_repack_grouped(t, group, P, W, N, K), "%s x%d N=%d K=%d: repack refused", sl_type_name(t), group, N, K);
     if (t == SL_TYPE_F16 || t == SL_TYPE_BF16) { /* rows looked up in place (a tied embedding) */
         float *a = malloc((size_t)K * sizeof *a), *b = malloc((size_t)K * sizeof *b);
@@ -172,7 +179,8 @@ static void check_grouped(sl_type t, int group, int N, int T, int K, int fill) {
         free(a), free(b);
     }
     float *x = malloc((size_t)T * K * sizeof *x);
-    for (int i = 0; i < T * K; i++) x[i] = fill ? (i % 3 ? 2.0f : -2.0f) : t_rand_f(&g_seed) * 2;
+    for (int i = 0; i < T * K; i++)
+        x[i] = fill == 3 ? t_rand_f(&g_seed) * 8 : fill ? (i % 3 ? 2.0f : -2.0f) : t_rand_f(&g_seed) * 2;
     size_t x_row;
     char *xq = make_x(kr, sl_act_quant_get_ref(kr->act), x, T, K, &x_row);
     const size_t ldy = (size_t)N + 5;
@@ -225,6 +233,41 @@ static void test_gemm_x8_matches_ref(void) {
     }
 }
 
+/* What sl_gemm_bf16_dp_ref means: the dot of the bf16 weights and the
+ * bf16-rounded activations, to f32 rounding over the chain; and the rounding
+ * of bf16p itself (nearest, ties to even, NaN kept, the odd K's pad). */
+static void test_bf16_dp_reference(void) {
+    const float in[] = {1.0f, 1.00390625f, 1.005859375f, 1.0078125f, -3.0e38f, 1e-40f};
+    const uint16_t want[] = {0x3F80, 0x3F80, 0x3F81, 0x3F81, 0xFF62, 0x0001};
+    uint16_t q[8];
+    sl_quant_bf16p_ref(q, in, 5);
+    for (int i = 0; i < 5; i++) T_CHECK(q[i] == want[i], "bf16p of %g: %#x, want %#x", (double)in[i], q[i], want[i]);
+    T_CHECK(q[5] == 0, "odd K: the pad is %#x", q[5]);
+    const float nan = __builtin_nanf("");
+    sl_quant_bf16p_ref(q, &nan, 1);
+    T_CHECK((q[0] & 0x7F80) == 0x7F80 && (q[0] & 0x7F), "NaN became %#x", q[0]);
+    const int N = 5, T = 3, K = 301;
+    char *W = make_w(SL_TYPE_BF16, N, K, 1.0f);
+    float *x = malloc((size_t)T * K * sizeof *x), y[5 * 3];
+    const size_t xr = sl_bf16p_row_bytes(K);
+    char *xq = calloc(T, xr);
+    for (int i = 0; i < T * K; i++) x[i] = t_rand_f(&g_seed) * 3;
+    for (int t = 0; t < T; t++) sl_quant_bf16p_ref(xq + t * xr, x + (size_t)t * K, K);
+    sl_gemm_bf16_dp_ref(y, N, W, (size_t)K * 2, xq, xr, N, T, K, false);
+    for (int t = 0; t < T; t++)
+        for (int r = 0; r < N; r++) {
+            double s = 0, mag = 0;
+            for (int k = 0; k < K; k++) {
+                const double p = (double)sl_bf16_to_fp32(((const uint16_t *)(const void *)(W + (size_t)r * K * 2))[k]) *
+                                 sl_bf16_to_fp32(((const uint16_t *)(const void *)(xq + t * xr))[k]);
+                s += p, mag += fabs(p);
+            }
+            T_CHECK(fabs(y[t * N + r] - s) <= K * 6e-8 * mag, "dp ref row %d token %d: %g, double %g", r, t,
+                    (double)y[t * N + r], s);
+        }
+    free(W), free(x), free(xq);
+}
+
 /* The AVX-512 x16 kernels, likewise: row tiles of 3, 2 and 1 groups and
  * every token tile's remainder (8-token and 4-token tiles, decode), and
  * the extremes (all nibbles 15; q8_0 quants -128 and +127, which the
@@ -236,23 +279,26 @@ static void test_gemm_x16_matches_ref(void) {
                 !sl_repack_x16(SL_TYPE_F32, dst, src, 16, 32) && !sl_repack_grouped(SL_TYPE_Q8_0, 4, dst, src, 16, 32),
             "x16 repack accepted a shape or type it has no layout for");
     if (!sl_gemm_get_x16(SL_TYPE_F16)) T_SKIP("no AVX-512 on this CPU (or SL_ISA caps the level): x16 kernels not run");
+    T_CHECK(!sl_repack_x16(SL_TYPE_BF16, dst, src, 16, 5), "bf16 x16 accepted an odd K");
     const sl_type types[] = {SL_TYPE_F16, SL_TYPE_BF16, SL_TYPE_Q8_0, SL_TYPE_Q4_0};
     const int Ns[] = {16, 32, 48, 80, 112}; /* 1, 2, 3, 3 + 2 and 3 + 3 + 1 groups */
     const int Ts[] = {1, 2, 3, 4, 5, 8, 9, 12, 13, 17};
     for (size_t i = 0; i < sizeof types / sizeof types[0]; i++) {
         const bool f16 = types[i] == SL_TYPE_F16 || types[i] == SL_TYPE_BF16;
         if (!sl_gemm_get_x16(types[i])) {
-            printf("SKIP %s x16: this CPU lacks AVX512-VNNI\n", sl_type_name(types[i]));
+            printf("SKIP %s x16: this CPU lacks %s\n", sl_type_name(types[i]), types[i] == SL_TYPE_BF16 ? "AVX512-BF16" : "AVX512-VNNI");
             continue;
         }
-        const int Ks[] = {f16 ? 5 : 32, f16 ? 97 : 96, f16 ? 1031 : 1056};
+        const bool bf16 = types[i] == SL_TYPE_BF16; /* column pairs: even K */
+        const int Ks[] = {bf16 ? 6 : f16 ? 5 : 32, bf16 ? 98 : f16 ? 97 : 96, bf16 ? 1032 : f16 ? 1031 : 1056};
         for (size_t a = 0; a < sizeof Ns / sizeof Ns[0]; a++)
             for (size_t b = 0; b < sizeof Ts / sizeof Ts[0]; b++)
                 for (size_t c = 0; c < sizeof Ks / sizeof Ks[0]; c++)
                     check_grouped(types[i], SL_ROWS_X16, Ns[a], Ts[b], Ks[c], 0);
+        for (int n = 0; bf16 && n < 4; n++) check_grouped(types[i], SL_ROWS_X16, 48, 9, Ks[1], 3);
         for (int fill = 1; fill <= 2 && !f16; fill++) check_grouped(types[i], SL_ROWS_X16, 32, 5, Ks[1], fill);
         for (int fill = 1; fill <= 2 && !f16; fill++) check_grouped(types[i], SL_ROWS_X16, 16, 1, Ks[1], fill);
-        T_CHECK(sl_gemm_best_group(types[i], 64) == SL_ROWS_X16 && sl_gemm_best_group(types[i], 40) == SL_ROWS_X8,
+        T_CHECK(sl_gemm_best_group(types[i], 64, 96) == SL_ROWS_X16 && sl_gemm_best_group(types[i], 40, 96) == SL_ROWS_X8,
                 "%s: a loaded model would not run the x16 kernel", sl_type_name(types[i]));
     }
 }
@@ -495,12 +541,12 @@ static void test_gemm_table(void) {
         const sl_type_traits *tr = sl_type_get_ref(t);
         if (!tr || !tr->supported) continue;
         T_CHECK(sl_gemm_get(t) && sl_gemm_get_ref(t), "%s: no tile kernel", tr->name);
-        const int g = sl_gemm_best_group(t, 4096);
+        const int g = sl_gemm_best_group(t, 4096, 4096);
         T_CHECK(g == SL_ROWS_STORED || sl_gemm_get_grouped(t, g), "%s: layout %d without a kernel", tr->name, g);
     }
     printf("  level %s, layout of a 4096-row matrix: f16 x%d, q8_0 x%d, q4_0 x%d, q4_K x%d\n", sl_simd_level(),
-           sl_gemm_best_group(SL_TYPE_F16, 4096), sl_gemm_best_group(SL_TYPE_Q8_0, 4096),
-           sl_gemm_best_group(SL_TYPE_Q4_0, 4096), sl_gemm_best_group(SL_TYPE_Q4_K, 4096));
+           sl_gemm_best_group(SL_TYPE_F16, 4096, 4096), sl_gemm_best_group(SL_TYPE_Q8_0, 4096, 4096),
+           sl_gemm_best_group(SL_TYPE_Q4_0, 4096, 4096), sl_gemm_best_group(SL_TYPE_Q4_K, 4096, 4096));
 }
 
 int main(void) {
@@ -508,6 +554,7 @@ int main(void) {
     T_RUN(test_gemm_table);
     T_RUN(test_gemm_simd_matches_ref);
     T_RUN(test_gemm_x8_matches_ref);
+    T_RUN(test_bf16_dp_reference);
     T_RUN(test_gemm_x16_matches_ref);
     T_RUN(test_swiglu);
     T_RUN(test_gemm_float_blocks);

@@ -209,7 +209,7 @@ void bench_kernels(FILE *out, int n_threads, int reps, int T, bool json) {
         yv = malloc((size_t)N_mv * sizeof *yv);
         if (!W || !yv) cli_die("kernels: out of memory for a %zu MiB matrix", row * N_mv >> 20);
         /* the layout a loaded model uses (x16 or x8 where the type has such a kernel) */
-        const int group = sl_gemm_best_group(t, N_mv);
+        const int group = sl_gemm_best_group(t, N_mv, KB_K);
         if (group) {
             char *P = malloc((size_t)N_mv * row);
             if (!P || !sl_repack_grouped(t, group, P, W, N_mv, KB_K))

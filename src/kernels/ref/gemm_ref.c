@@ -209,6 +209,49 @@ void sl_gemm_bf16_ref(float *y, size_t ldy, const void *W, size_t w_row, const v
     half_ref(y, ldy, W, w_row, xq, x_row, nr, nt, K, acc, SL_TYPE_BF16);
 }
 
+/* ---- bf16 with vdpbf16ps semantics, bf16p activations ---- */
+
+static inline uint32_t f32_bits(float f) {
+    uint32_t u;
+    memcpy(&u, &f, 4);
+    return u;
+}
+
+void sl_quant_bf16p_ref(void *xq, const float *x, int K) {
+    uint16_t *q = xq;
+    for (int k = 0; k < K; k++) {
+        const uint32_t u = f32_bits(x[k]);
+        /* nearest, ties to even; a NaN keeps its sign and becomes quiet */
+        q[k] = (u & 0x7FFFFFFFu) > 0x7F800000u ? (uint16_t)(u >> 16 | 0x40) : (uint16_t)((u + 0x7FFFu + (u >> 16 & 1)) >> 16);
+    }
+    if (K % 2) q[K] = 0;
+}
+
+/* Subnormals to (signed) zero: the instruction's DAZ and FTZ. */
+static inline float flush(float f) { return (f32_bits(f) & 0x7F800000u) == 0 ? copysignf(0.0f, f) : f; }
+
+/* One step of the chain: acc + w x rounded once (the product of two bf16 is
+ * exact, so fmaf rounds only the sum), inputs and result flushed. */
+static inline float dp_step(float acc, uint16_t w, uint16_t x) {
+    return flush(fmaf(flush(sl_bf16_to_fp32(w)), flush(sl_bf16_to_fp32(x)), acc));
+}
+
+void sl_gemm_bf16_dp_ref(float *y, size_t ldy, const void *W, size_t w_row, const void *xq,
+                         size_t x_row, int nr, int nt, int K, bool acc) {
+    for (int t = 0; t < nt; t++) {
+        const uint16_t *x = (const uint16_t *)(const void *)((const char *)xq + (size_t)t * x_row);
+        for (int r = 0; r < nr; r++) {
+            const uint16_t *w = (const uint16_t *)(const void *)((const char *)W + (size_t)r * w_row);
+            float a = 0;
+            for (int k = 0; k < K; k += 2) { /* the odd column of the pair first */
+                a = dp_step(a, k + 1 < K ? w[k + 1] : 0, x[k + 1]);
+                a = dp_step(a, w[k], x[k]);
+            }
+            store(&y[(size_t)t * ldy + r], a, acc);
+        }
+    }
+}
+
 void sl_swiglu_ref(float *g, const float *u, int n) {
     for (int i = 0; i < n; i++) g[i] = g[i] / (1.0f + sl_expf_cephes(-g[i])) * u[i];
 }

@@ -1,7 +1,7 @@
-/* gemm_half_avx512.c — the half kernels (f16 and bf16 weights, f32x4
- * activations) on x16 groups (kernels/gemm.h) with 512-bit FMA: one fused
- * multiply-add chain per output over the columns in order, the same bits
- * as kernels/ref/gemm_ref.c and the AVX2 kernels.
+/* gemm_half_avx512.c — the f16 kernel (f32x4 activations) on x16 groups
+ * (kernels/gemm.h) with 512-bit FMA: one fused multiply-add chain per
+ * output over the columns in order, the same bits as kernels/ref/gemm_ref.c
+ * and the AVX2 kernels.
  *
  * Sixteen rows sit in the lanes of a vector: a group's column is one
  * 32-byte load, converted exactly to 16 floats, and each token's value of
@@ -12,9 +12,10 @@
  * broadcasts for 24 multiply-adds, 12 cycles of the two 512-bit FMA pipes,
  * and 24 independent chains cover the FMA latency (4 cycles x 2 pipes).
  *
- * bf16 goes through the same FMA (widened exactly), not vdpbf16ps: that
- * instruction needs the activations rounded to bf16, so it would give other
- * numbers than the reference and the AVX2 kernel on the same model. */
+ * On a Zen 4 the 512-bit FMA is two 256-bit halves, so this tile peaks
+ * where the AVX2 one does (32 flops a cycle) with fewer instructions; on
+ * a Zen 5 or a server Intel core it has twice the multipliers. bf16 has its
+ * own x16 kernel, with vdpbf16ps (x86/gemm_bf16_avx512.c). */
 #include <immintrin.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -24,25 +25,20 @@
 #define INLINE static inline __attribute__((always_inline))
 #define UNROLL _Pragma("GCC unroll 8")
 
-enum { EL_F16, EL_BF16 };
 
 #define HZ_G 3    /* groups of 16 rows in a prefill register tile */
 #define HZ_T 8    /* tokens in a prefill register tile: two f32x4 tiles */
 #define HZ_MAXG 4 /* decode: 4 groups x 1 token */
 
 /* The 16 values of a group's column as floats (exact). */
-INLINE __m512 col16(const char *p, const int el) {
-    const __m256i h = _mm256_loadu_si256((const __m256i *)(const void *)p);
-    if (el == EL_F16) return _mm512_cvtph_ps(h);
-    return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16));
-}
+INLINE __m512 col16(const char *p) { return _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(const void *)p)); }
 
 /* One register tile: G groups (column k of group g at w[g] + 32 k) x NT
  * tokens (token j's column k at x[j / 4][xs k + j % 4]), all K columns in
  * order from 0; the results of tokens j < ntok go to y[j * ldy + 16 g + i],
  * added to y when add. */
 INLINE void tile_run(float *y, size_t ldy, const char *const *w, const float *const *x, size_t xs, int K, bool add,
-                     int ntok, const int G, const int NT, const int el) {
+                     int ntok, const int G, const int NT) {
     __m512 a[HZ_MAXG][HZ_T];
     UNROLL
     for (int g = 0; g < G; g++)
@@ -51,7 +47,7 @@ INLINE void tile_run(float *y, size_t ldy, const char *const *w, const float *co
     for (int k = 0; k < K; k++) {
         __m512 wv[HZ_MAXG];
         UNROLL
-        for (int g = 0; g < G; g++) wv[g] = col16(w[g] + (size_t)k * SL_X16_HALF_COL, el);
+        for (int g = 0; g < G; g++) wv[g] = col16(w[g] + (size_t)k * SL_X16_HALF_COL);
         UNROLL
         for (int j = 0; j < NT; j++) {
             const __m512 b = _mm512_set1_ps(x[j / SL_F32X4_TOKENS][(size_t)k * xs + j % SL_F32X4_TOKENS]);
@@ -70,8 +66,8 @@ INLINE void tile_run(float *y, size_t ldy, const char *const *w, const float *co
 }
 
 INLINE void tile_any(float *y, size_t ldy, const char *const *w, const float *const *x, size_t xs, int K, bool add,
-                     int ntok, int G, int NT, const int el) {
-#define TILE(g, n) tile_run(y, ldy, w, x, xs, K, add, ntok, g, n, el)
+                     int ntok, int G, int NT) {
+#define TILE(g, n) tile_run(y, ldy, w, x, xs, K, add, ntok, g, n)
     if (NT == 1) {
         if (G == 4) TILE(4, 1);
         else if (G == 3) TILE(3, 1);
@@ -92,8 +88,8 @@ INLINE void tile_any(float *y, size_t ldy, const char *const *w, const float *co
 /* Row tiles of up to 3 groups, each against every token tile in turn, so
  * the tile's 48 rows (192 KB of f16 at K = 2048, in a 1 MB L2) stay close
  * while the activations stream by. nr % 16 == 0. */
-INLINE void half_x16(float *y, size_t ldy, const char *W, size_t w_row, const char *xq, size_t x_row, int nr,
-                     int nt, int K, bool acc, const int el) {
+INLINE void f16_x16(float *y, size_t ldy, const char *W, size_t w_row, const char *xq, size_t x_row, int nr,
+                     int nt, int K, bool acc) {
     const size_t xs = (size_t)sl_f32x4_width(nt);
     for (int r = 0; r < nr;) {
         const int left = (nr - r) / 16;
@@ -105,7 +101,7 @@ INLINE void half_x16(float *y, size_t ldy, const char *W, size_t w_row, const ch
             const int NT = nt == 1 ? 1 : ntok <= SL_F32X4_TOKENS ? SL_F32X4_TOKENS : HZ_T;
             const float *x[2] = {sl_f32x4_at(xq, x_row, t, nt),
                                  sl_f32x4_at(xq, x_row, t + SL_F32X4_TOKENS < nt ? t + SL_F32X4_TOKENS : t, nt)};
-            tile_any(y + (size_t)t * ldy + r, ldy, w, x, xs, K, acc, ntok, G, NT, el);
+            tile_any(y + (size_t)t * ldy + r, ldy, w, x, xs, K, acc, ntok, G, NT);
             t += ntok;
         }
         r += 16 * G;
@@ -114,10 +110,5 @@ INLINE void half_x16(float *y, size_t ldy, const char *W, size_t w_row, const ch
 
 void sl_gemm_f16x16_avx512(float *y, size_t ldy, const void *W, size_t w_row, const void *xq,
                            size_t x_row, int nr, int nt, int K, bool acc) {
-    half_x16(y, ldy, W, w_row, xq, x_row, nr, nt, K, acc, EL_F16);
-}
-
-void sl_gemm_bf16x16_avx512(float *y, size_t ldy, const void *W, size_t w_row, const void *xq,
-                            size_t x_row, int nr, int nt, int K, bool acc) {
-    half_x16(y, ldy, W, w_row, xq, x_row, nr, nt, K, acc, EL_BF16);
+    f16_x16(y, ldy, W, w_row, xq, x_row, nr, nt, K, acc);
 }

@@ -1,0 +1,104 @@
+/* gemm_bf16_avx512.c — the bf16 kernel on x16 groups with AVX512-BF16
+ * (vdpbf16ps), bf16p activations (kernels/gemm.h): the same bits as
+ * sl_gemm_bf16_dp_ref.
+ *
+ * An x16 group's column pair is one 64-byte load: row i's two bf16 values
+ * in 32-bit lane i. vdpbf16ps multiplies them by the token's pair,
+ * broadcast from memory, and adds both products into the lane: 32
+ * multiply-adds per instruction where an FMA does 16 (on a Zen 4 both are
+ * two 256-bit halves: twice the FMA's work per cycle). The price is the
+ * activations rounded to bf16 (kernels/gemm.h). A register tile of
+ * 3 groups x 8 tokens, as the f16 kernel's: 24 accumulators, 3 weight
+ * vectors. */
+#include <immintrin.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "kernels/gemm.h"
+
+#define INLINE static inline __attribute__((always_inline))
+#define UNROLL _Pragma("GCC unroll 8")
+
+#define BZ_G 3    /* groups of 16 rows in a prefill register tile */
+#define BZ_T 8    /* tokens in a prefill register tile */
+#define BZ_MAXG 4 /* decode: 4 groups x 1 token */
+
+/* Token pair p of a bf16p row, in every lane. */
+INLINE __m512bh pair(const char *x, int p) {
+    int32_t v;
+    memcpy(&v, x + 4 * (size_t)p, 4);
+    return (__m512bh)_mm512_set1_epi32(v);
+}
+
+/* G groups (pair p of group g at w[g] + 64 p) x NT tokens (bf16p rows
+ * x[j]; tokens j >= ntok computed, not stored), all K / 2 pairs in order. */
+INLINE void tile_run(float *y, size_t ldy, const char *const *w, const char *const *x, int np, bool add, int ntok,
+                     const int G, const int NT) {
+    __m512 a[BZ_MAXG][BZ_T];
+    UNROLL
+    for (int g = 0; g < G; g++)
+        UNROLL
+        for (int j = 0; j < NT; j++) a[g][j] = _mm512_setzero_ps();
+    for (int p = 0; p < np; p++) {
+        __m512bh wv[BZ_MAXG];
+        UNROLL
+        for (int g = 0; g < G; g++) wv[g] = (__m512bh)_mm512_loadu_si512(w[g] + (size_t)p * 64);
+        UNROLL
+        for (int j = 0; j < NT; j++) {
+            const __m512bh b = pair(x[j], p);
+            UNROLL
+            for (int g = 0; g < G; g++) a[g][j] = _mm512_dpbf16_ps(a[g][j], wv[g], b);
+        }
+    }
+    UNROLL
+    for (int g = 0; g < G; g++)
+        UNROLL
+        for (int j = 0; j < NT; j++) {
+            if (j >= ntok) continue;
+            float *o = y + j * ldy + 16 * g;
+            _mm512_storeu_ps(o, add ? _mm512_add_ps(_mm512_loadu_ps(o), a[g][j]) : a[g][j]);
+        }
+}
+
+INLINE void tile_any(float *y, size_t ldy, const char *const *w, const char *const *x, int np, bool add, int ntok,
+                     int G, int NT) {
+#define TILE(g, n) tile_run(y, ldy, w, x, np, add, ntok, g, n)
+    if (NT == 1) {
+        if (G == 4) TILE(4, 1);
+        else if (G == 3) TILE(3, 1);
+        else if (G == 2) TILE(2, 1);
+        else TILE(1, 1);
+    } else if (NT == 4) {
+        if (G == 3) TILE(3, 4);
+        else if (G == 2) TILE(2, 4);
+        else TILE(1, 4);
+    } else {
+        if (G == 3) TILE(3, 8);
+        else if (G == 2) TILE(2, 8);
+        else TILE(1, 8);
+    }
+#undef TILE
+}
+
+/* nr % 16 == 0, K even (sl_repack_x16 makes no other). */
+void sl_gemm_bf16x16_avx512(float *y, size_t ldy, const void *W, size_t w_row, const void *xq,
+                            size_t x_row, int nr, int nt, int K, bool acc) {
+    const char *Wc = W, *xc = xq;
+    for (int r = 0; r < nr;) {
+        const int left = (nr - r) / 16;
+        const int G = nt == 1 ? (left < BZ_MAXG ? left : BZ_MAXG) : left < BZ_G ? left : BZ_G;
+        const char *w[BZ_MAXG] = {0};
+        for (int g = 0; g < G; g++) w[g] = Wc + (size_t)(r + 16 * g) * w_row;
+        for (int t = 0; t < nt;) {
+            const int ntok = nt - t < BZ_T ? nt - t : BZ_T;
+            const int NT = nt == 1 ? 1 : ntok <= 4 ? 4 : BZ_T;
+            const char *x[BZ_T];
+            for (int j = 0; j < NT; j++) x[j] = xc + (size_t)(t + (j < ntok ? j : ntok - 1)) * x_row;
+            tile_any(y + (size_t)t * ldy + r, ldy, w, x, K / 2, acc, ntok, G, NT);
+            t += ntok;
+        }
+        r += 16 * G;
+    }
+}
