@@ -256,6 +256,12 @@ void sl_swiglu_avx2(float *g, const float *u, int n);
  * q8_0, per block (544 = 16 * 34 bytes):
  *     uint16 d[16]         the rows' scales
  *     int8   qs[8][16][4]  chunk j (the block's values 4j .. 4j + 3), row i
+ * q4_1, q5_0, q5_1 (320, 352, 384 bytes per block) are q4_0's with the
+ * rest of each block between the scales and the quants, each field of the
+ * 16 rows at 16 times its offset in a block:
+ *     uint16 d[16], then q4_1's and q5_1's m[16]
+ *     uint32 qh[16]        q5_0, q5_1: each row's fifth bits
+ *     uint8  qs[4][16][4]  as q4_0's, the last 256 bytes of the block
  * bf16 for the vdpbf16ps kernel, per column pair (64 bytes; even K):
  *     uint32 p[16]         row i's columns 2p (low half) and 2p + 1 (high)
  * q4_0, per block (288 = 16 * 18 bytes):
@@ -266,8 +272,6 @@ void sl_swiglu_avx2(float *g, const float *u, int n);
  * against the token's matching 4 bytes broadcast from memory sums them per
  * row with no shuffle. */
 #define SL_X16_HALF_COL 32
-#define SL_X16_BLOCK_Q8_0 544
-#define SL_X16_BLOCK_Q4_0 288
 
 /* Row layouts a matrix can be in: rows as stored, or groups of 8 or 16. */
 enum { SL_ROWS_STORED = 0, SL_ROWS_X8 = 8, SL_ROWS_X16 = 16 };
@@ -380,6 +384,12 @@ void sl_gemm_bf16x16_avx512(float *y, size_t ldy, const void *W, size_t w_row, c
 void sl_gemm_q8_0x16_avx512(float *y, size_t ldy, const void *W, size_t w_row, const void *xq,
                             size_t x_row, int nr, int nt, int K, bool acc);
 void sl_gemm_q4_0x16_avx512(float *y, size_t ldy, const void *W, size_t w_row, const void *xq,
+                            size_t x_row, int nr, int nt, int K, bool acc);
+void sl_gemm_q4_1x16_avx512(float *y, size_t ldy, const void *W, size_t w_row, const void *xq,
+                            size_t x_row, int nr, int nt, int K, bool acc);
+void sl_gemm_q5_0x16_avx512(float *y, size_t ldy, const void *W, size_t w_row, const void *xq,
+                            size_t x_row, int nr, int nt, int K, bool acc);
+void sl_gemm_q5_1x16_avx512(float *y, size_t ldy, const void *W, size_t w_row, const void *xq,
                             size_t x_row, int nr, int nt, int K, bool acc);
 
 #endif

@@ -34,9 +34,9 @@ typedef struct {
 #define HAVE_AVX2_BUILD 1
 static const gemm_row ROWS[] = {
     LEGACY(Q4_0, q4_0, sl_gemm_q4_0x16_avx512, SL_CPU_AVX512VNNI),
-    LEGACY(Q4_1, q4_1, NULL, 0),
-    LEGACY(Q5_0, q5_0, NULL, 0),
-    LEGACY(Q5_1, q5_1, NULL, 0),
+    LEGACY(Q4_1, q4_1, sl_gemm_q4_1x16_avx512, SL_CPU_AVX512VNNI),
+    LEGACY(Q5_0, q5_0, sl_gemm_q5_0x16_avx512, SL_CPU_AVX512VNNI),
+    LEGACY(Q5_1, q5_1, sl_gemm_q5_1x16_avx512, SL_CPU_AVX512VNNI),
     LEGACY(Q8_0, q8_0, sl_gemm_q8_0x16_avx512, SL_CPU_AVX512VNNI),
     {SL_TYPE_F32, K_(sl_gemm_f32_ref, F32T, 4), K_(sl_gemm_f32_avx2, F32T, 4), NONE, NONE, 0, NONE},
     HALF(F16, f16),

@@ -122,17 +122,23 @@ bool sl_repack_x8(sl_type t, void *dst, const void *src, int N, int K) {
     return true;
 }
 
-/* x16 (kernels/gemm.h): one q8_0 (C = 8 chunks) or q4_0 (C = 4) group of
- * 16 rows: the 16 scales in row order, then chunk j's 4 bytes of each row. */
+/* x16 (kernels/gemm.h): one q8_0 (C = 8 chunks) or q4_0..q5_1 (C = 4)
+ * group of 16 rows: the 16 scales in row order, the mins, the fifth bits,
+ * then chunk j's 4 bytes of each row. */
 static void repack_group_x16(char *dst, const char *src, size_t w_row, int nb, sl_type t) {
     const size_t bb = sl_type_block_bytes(t);
     const int C = t == SL_TYPE_Q8_0 ? 8 : 4;
+    const bool min = t == SL_TYPE_Q4_1 || t == SL_TYPE_Q5_1, five = t == SL_TYPE_Q5_0 || t == SL_TYPE_Q5_1;
+    const size_t m = offsetof(sl_block_q4_1, m), qs = bb - (size_t)4 * C;
+    const size_t qh = min ? offsetof(sl_block_q5_1, qh) : offsetof(sl_block_q5_0, qh);
     for (int b = 0; b < nb; b++) {
         char *o = dst + (size_t)b * 16 * bb;
         for (int i = 0; i < 16; i++) {
             const char *blk = src + (size_t)i * w_row + (size_t)b * bb;
-            memcpy(o + 2 * i, blk, 2); /* d leads both block types */
-            for (int j = 0; j < C; j++) memcpy(o + 32 + (size_t)(j * 16 + i) * 4, blk + 2 + 4 * j, 4);
+            memcpy(o + 2 * i, blk, 2); /* d leads every block type */
+            if (min) memcpy(o + 16 * m + 2 * i, blk + m, 2);
+            if (five) memcpy(o + 16 * qh + 4 * i, blk + qh, 4);
+            for (int j = 0; j < C; j++) memcpy(o + 16 * qs + (size_t)(j * 16 + i) * 4, blk + qs + 4 * j, 4);
         }
     }
 }
@@ -156,7 +162,9 @@ bool sl_repack_x16(sl_type t, void *dst, const void *src, int N, int K) {
         }
         return true;
     }
-    if ((t != SL_TYPE_Q8_0 && t != SL_TYPE_Q4_0) || K % 32 != 0) return false;
+    if ((t != SL_TYPE_Q8_0 && t != SL_TYPE_Q4_0 && t != SL_TYPE_Q4_1 && t != SL_TYPE_Q5_0 && t != SL_TYPE_Q5_1) ||
+        K % 32 != 0)
+        return false;
     const size_t w_row = (size_t)(K / 32) * sl_type_block_bytes(t);
     for (int g = 0; g < N / 16; g++)
         repack_group_x16((char *)dst + (size_t)g * 16 * w_row, (const char *)src + (size_t)g * 16 * w_row, w_row, K / 32, t);

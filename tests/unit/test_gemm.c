@@ -274,13 +274,13 @@ static void test_bf16_dp_reference(void) {
  * unsigned flip must carry exactly). */
 static void test_gemm_x16_matches_ref(void) {
     char src[16 * 34] = {0}, dst[16 * 34];
-    T_CHECK(!sl_repack_x16(SL_TYPE_Q8_0, dst, src, 8, 32) && !sl_repack_x16(SL_TYPE_Q4_0, dst, src, 16, 48) &&
+    T_CHECK(!sl_repack_x16(SL_TYPE_Q8_0, dst, src, 8, 32) && !sl_repack_x16(SL_TYPE_Q4_0, dst, src, 16, 48) && !sl_repack_x16(SL_TYPE_Q5_1, dst, src, 16, 48) &&
                 !sl_repack_x16(SL_TYPE_Q4_K, dst, src, 16, 256) && !sl_repack_x16(SL_TYPE_F16, dst, src, 24, 4) &&
                 !sl_repack_x16(SL_TYPE_F32, dst, src, 16, 32) && !sl_repack_grouped(SL_TYPE_Q8_0, 4, dst, src, 16, 32),
             "x16 repack accepted a shape or type it has no layout for");
     if (!sl_gemm_get_x16(SL_TYPE_F16)) T_SKIP("no AVX-512 on this CPU (or SL_ISA caps the level): x16 kernels not run");
     T_CHECK(!sl_repack_x16(SL_TYPE_BF16, dst, src, 16, 5), "bf16 x16 accepted an odd K");
-    const sl_type types[] = {SL_TYPE_F16, SL_TYPE_BF16, SL_TYPE_Q8_0, SL_TYPE_Q4_0};
+    const sl_type types[] = {SL_TYPE_F16, SL_TYPE_BF16, SL_TYPE_Q8_0, SL_TYPE_Q4_0, SL_TYPE_Q4_1, SL_TYPE_Q5_0, SL_TYPE_Q5_1};
     const int Ns[] = {16, 32, 48, 80, 112}; /* 1, 2, 3, 3 + 2 and 3 + 3 + 1 groups */
     const int Ts[] = {1, 2, 3, 4, 5, 8, 9, 12, 13, 17};
     for (size_t i = 0; i < sizeof types / sizeof types[0]; i++) {
