@@ -95,6 +95,12 @@ if "$SL_BIN" bench --kernels -t 1 --reps 1 --json >"$TMP/k.json" 2>"$TMP/err"; t
        [ "$x8" = "$want_x8" ] && fcmp "$(jnum read_gb_per_s "$TMP/k.json") > 0"; then
         t_pass bench_kernels
     else t_fail bench_kernels "types [$types] zero rate [$zero] x8 [$x8] (want [$want_x8])"; fi
+    # the FMA peak, computed and probed, both there and within a factor of 3 of each other
+    comp=$(jnum computed_gflop_per_s "$TMP/k.json"); prob=$(jnum probed_gflop_per_s "$TMP/k.json")
+    if [ -n "$comp" ] && [ -n "$prob" ] && fcmp "$prob > 0 && $comp > 0 && $prob < 3 * $comp && $comp < 3 * $prob" &&
+       grep -q '"matmul_pct_of_fma_peak": ' "$TMP/k.json"; then
+        t_pass bench_kernels_fma_peak
+    else t_fail bench_kernels_fma_peak "computed [$comp] probed [$prob] GFLOP/s"; fi
 else t_fail bench_kernels "$(cat "$TMP/err")"; fi
 
 # ---- the fast kernels (tile matmul incl. K-quants, attention rows, q8s activations) do the

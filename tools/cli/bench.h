@@ -22,6 +22,20 @@ double bench_read_bandwidth(int n_threads, size_t bytes, int reps);
  * workers, run, wait for all): what a dispatch costs a decode step. */
 double bench_pool_dispatch_us(int n_threads);
 
+/* The f32 FMA peak of n_threads threads (tools/cli/bench_peak.c). */
+typedef struct {
+    char vendor[13];
+    unsigned family, model;
+    double ghz;              /* measured clock of one core */
+    int lanes;               /* f32 lanes of the active level's widest FMA */
+    int flops_per_cycle;     /* per core: 2 x pipes x lanes per pipe */
+    int threads;
+    double computed_gflops;  /* threads x ghz x flops_per_cycle */
+    double probed_gflops;    /* measured, all threads at once */
+} bench_peak;
+bench_peak bench_fma_peak(int n_threads);
+void bench_print_peak(FILE *out, const bench_peak *p, bool json);
+
 /* `streamllm bench --kernels`: GB/s and GFLOP/s of the matrix-vector and
  * matrix-matrix products for every weight type, printed as a table or,
  * with json, as the value of a "kernels" key (an array). */

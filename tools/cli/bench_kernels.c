@@ -6,8 +6,11 @@
  * from memory once per token. Its GB/s is weight bytes / time, to compare
  * with the read bandwidth. Matrix-matrix (T tokens, prefill) runs over a
  * 4096 x 4096 matrix, where arithmetic rather than memory decides; its
- * GFLOP/s counts 2 T N K. Types with row-interleaved kernels run on
- * repacked matrices, as a loaded model does (column "lay": x8 or rows). */
+ * GFLOP/s counts 2 T N K, and "% peak" sets it against the probed f32 FMA
+ * peak (bench_peak.c; integer and vdpbf16ps kernels do more than one
+ * multiply-add per FMA slot, so theirs can pass 100). Types with
+ * row-interleaved kernels run on repacked matrices, as a loaded model does
+ * (column "lay": x16, x8 or rows). */
 #include <stdlib.h>
 #include <string.h>
 
@@ -195,10 +198,12 @@ void bench_kernels(FILE *out, int n_threads, int reps, int T, bool json) {
         seed = seed * 6364136223846793005ull + 1442695040888963407ull;
         x[i] = (float)((double)(seed >> 11) / (double)(1ull << 53) * 2 - 1);
     }
+    const bench_peak peak = bench_fma_peak(n_threads);
+    bench_print_peak(out, &peak, json);
     if (json) fprintf(out, "\"kernels\": [");
     else
-        fprintf(out, "%-6s %-4s %10s %10s %10s | %10s %10s   (%d threads, %s, K=%d, matmul T=%d N=%d)\n",
-                "type", "lay", "mv MiB", "mv GB/s", "mv GFLOP/s", "mm GB/s", "mm GFLOP/s", n_threads,
+        fprintf(out, "%-6s %-4s %10s %10s %10s | %10s %10s %7s   (%d threads, %s, K=%d, matmul T=%d N=%d)\n",
+                "type", "lay", "mv MiB", "mv GB/s", "mv GFLOP/s", "mm GB/s", "mm GFLOP/s", "% peak", n_threads,
                 sl_simd_level(), KB_K, T, KB_MM_N);
     for (size_t i = 0; i < sizeof TYPES / sizeof TYPES[0]; i++) {
         const sl_type t = TYPES[i];
@@ -227,11 +232,11 @@ void bench_kernels(FILE *out, int n_threads, int reps, int T, bool json) {
             fprintf(out,
                     "%s{\"type\": \"%s\", \"layout\": \"%s\", \"matvec_bytes\": %.0f, \"matvec_gb_per_s\": %.2f, "
                     "\"matvec_gflop_per_s\": %.2f, \"matmul_tokens\": %d, \"matmul_gb_per_s\": %.2f, "
-                    "\"matmul_gflop_per_s\": %.2f}",
-                    i ? ", " : "", sl_type_name(t), group == 16 ? "x16" : group == 8 ? "x8" : "rows", mv_bytes, mv_gbs, mv_gf, T, mm_gbs, mm_gf);
+                    "\"matmul_gflop_per_s\": %.2f, \"matmul_pct_of_fma_peak\": %.1f}",
+                    i ? ", " : "", sl_type_name(t), group == 16 ? "x16" : group == 8 ? "x8" : "rows", mv_bytes, mv_gbs, mv_gf, T, mm_gbs, mm_gf, 100 * mm_gf / peak.probed_gflops);
         else
-            fprintf(out, "%-6s %-4s %10.0f %10.2f %10.2f | %10.2f %10.2f\n", sl_type_name(t), group == 16 ? "x16" : group == 8 ? "x8" : "rows",
-                    mv_bytes / (1 << 20), mv_gbs, mv_gf, mm_gbs, mm_gf);
+            fprintf(out, "%-6s %-4s %10.0f %10.2f %10.2f | %10.2f %10.2f %7.1f\n", sl_type_name(t), group == 16 ? "x16" : group == 8 ? "x8" : "rows",
+                    mv_bytes / (1 << 20), mv_gbs, mv_gf, mm_gbs, mm_gf, 100 * mm_gf / peak.probed_gflops);
         fflush(out);
     }
     if (json) fprintf(out, "]");
