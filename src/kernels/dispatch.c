@@ -45,32 +45,23 @@ static const kernel_row REF_ROWS[] = {
     {SL_TYPE_Q8_K, SL_TYPE_Q8_K, false, sl_to_float_q8_k_ref, sl_from_float_q8_k_ref, NULL},
 };
 
-/* Per-level overrides; a NULL field keeps the level below's kernel. */
+/* Per-level overrides; a NULL field keeps the level below's kernel. The
+ * vec_dots stay the references at every level: every supported type has a
+ * tile kernel (kernels/gemm_dispatch.c), so they only serve tests and the
+ * matmul fallback for a type without one. */
 #define OVR(T, tf, ff, vd) {SL_TYPE_##T, SL_TYPE_F32, true, tf, ff, vd}
 
 #ifdef SL_X86
 static const kernel_row AVX2_ROWS[] = {
-    OVR(F32, NULL, NULL, sl_vec_dot_f32_avx2),
-    OVR(F16, sl_to_float_f16_avx2, sl_from_float_f16_avx2, sl_vec_dot_f16_avx2),
-    OVR(BF16, NULL, NULL, sl_vec_dot_bf16_avx2),
-    OVR(Q4_0, NULL, NULL, sl_vec_dot_q4_0_avx2),
-    OVR(Q4_1, NULL, NULL, sl_vec_dot_q4_1_avx2),
-    OVR(Q5_0, NULL, NULL, sl_vec_dot_q5_0_avx2),
-    OVR(Q5_1, NULL, NULL, sl_vec_dot_q5_1_avx2),
-    OVR(Q8_0, NULL, sl_from_float_q8_0_avx2, sl_vec_dot_q8_0_avx2),
+    OVR(F16, sl_to_float_f16_avx2, sl_from_float_f16_avx2, NULL),
+    OVR(Q8_0, NULL, sl_from_float_q8_0_avx2, NULL),
     OVR(Q8_1, NULL, sl_from_float_q8_1_avx2, NULL),
-    OVR(Q4_K, NULL, NULL, sl_vec_dot_q4_k_avx2),
-    OVR(Q5_K, NULL, NULL, sl_vec_dot_q5_k_avx2),
-    OVR(Q6_K, NULL, NULL, sl_vec_dot_q6_k_avx2),
     OVR(Q8_K, NULL, sl_from_float_q8_k_avx2, NULL),
 };
 #endif
 #ifdef SL_ARM
 static const kernel_row NEON_ROWS[] = {
-    OVR(F32, NULL, NULL, sl_vec_dot_f32_neon),
-    OVR(F16, NULL, NULL, sl_vec_dot_f16_neon),
-    OVR(Q4_0, NULL, NULL, sl_vec_dot_q4_0_neon),
-    OVR(Q8_0, NULL, sl_from_float_q8_0_neon, sl_vec_dot_q8_0_neon),
+    OVR(Q8_0, NULL, sl_from_float_q8_0_neon, NULL),
 };
 #endif
 
@@ -111,6 +102,7 @@ static void detect_x86(bool *avx2, bool *avx512, unsigned *features) {
 }
 #endif
 
+#if defined(SL_X86) || defined(SL_ARM)
 static void apply(sl_simd level, sl_simd base, const kernel_row *rows, size_t n) {
     for (int t = 0; t < SL_TYPE_COUNT; t++) g_tables[level][t] = g_tables[base][t];
     for (size_t i = 0; i < n; i++) {
@@ -121,6 +113,7 @@ static void apply(sl_simd level, sl_simd base, const kernel_row *rows, size_t n)
     }
     g_have[level] = true;
 }
+#endif
 
 static void build_tables(void) {
     sl_type_traits *ref = g_tables[SL_SIMD_SCALAR];

@@ -34,36 +34,19 @@ typedef enum {
 } sl_cpu_feature;
 unsigned sl_cpu_features(void);
 
-#define SL_VEC_DOT(t, isa) void sl_vec_dot_##t##_##isa(float *s, const void *x, const void *y, int64_t n);
 #define SL_FROM_FLOAT(t, isa) void sl_from_float_##t##_##isa(void *y, const float *x, int64_t n);
 #define SL_TO_FLOAT(t, isa) void sl_to_float_##t##_##isa(float *y, const void *x, int64_t n);
 
 /* x86/float_avx2.c, x86/q_legacy_avx2.c, x86/q_k_avx2.c */
-SL_VEC_DOT(f32, avx2)
-SL_VEC_DOT(f16, avx2)
-SL_VEC_DOT(bf16, avx2)
 SL_TO_FLOAT(f16, avx2)
 SL_FROM_FLOAT(f16, avx2)
-SL_VEC_DOT(q4_0, avx2)
-SL_VEC_DOT(q4_1, avx2)
-SL_VEC_DOT(q5_0, avx2)
-SL_VEC_DOT(q5_1, avx2)
-SL_VEC_DOT(q8_0, avx2)
 SL_FROM_FLOAT(q8_0, avx2)
 SL_FROM_FLOAT(q8_1, avx2)
-SL_VEC_DOT(q4_k, avx2)
-SL_VEC_DOT(q5_k, avx2)
-SL_VEC_DOT(q6_k, avx2)
 SL_FROM_FLOAT(q8_k, avx2)
 
 /* arm/quant_neon.c */
-SL_VEC_DOT(f32, neon)
-SL_VEC_DOT(f16, neon)
-SL_VEC_DOT(q4_0, neon)
-SL_VEC_DOT(q8_0, neon)
 SL_FROM_FLOAT(q8_0, neon)
 
-#undef SL_VEC_DOT
 #undef SL_FROM_FLOAT
 #undef SL_TO_FLOAT
 
