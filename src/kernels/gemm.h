@@ -376,7 +376,10 @@ void sl_gemm_q5_k_avx2(float *y, size_t ldy, const void *W, size_t w_row, const 
 void sl_gemm_q6_k_avx2(float *y, size_t ldy, const void *W, size_t w_row, const void *xq,
                        size_t x_row, int nr, int nt, int K, bool acc);
 
-/* x86/gemm_half_avx512.c, x86/gemm_bf16_avx512.c, x86/gemm_q8s_avx512.c: x16 groups */
+/* x86/gemm_f32_avx512.c: rows as stored (f32t); x86/gemm_half_avx512.c,
+ * x86/gemm_bf16_avx512.c, x86/gemm_q8s_avx512.c: x16 groups */
+void sl_gemm_f32_avx512(float *y, size_t ldy, const void *W, size_t w_row, const void *xq,
+                        size_t x_row, int nr, int nt, int K, bool acc);
 void sl_gemm_f16x16_avx512(float *y, size_t ldy, const void *W, size_t w_row, const void *xq,
                            size_t x_row, int nr, int nt, int K, bool acc);
 void sl_gemm_bf16x16_avx512(float *y, size_t ldy, const void *W, size_t w_row, const void *xq,

@@ -16,19 +16,20 @@ typedef struct {
     sl_gemm_kernel ref, avx2, x8, x16;
     unsigned x16_needs;      /* sl_cpu_feature bits */
     sl_gemm_kernel x16_ref;  /* the reference x16 matches, when not ref */
+    sl_gemm_kernel avx512;   /* rows as stored at the AVX-512 level, when not avx2's */
 } gemm_row;
 
 #define K_(fn, act, align) {fn, SL_ACT_##act, align}
 #define NONE {NULL, SL_ACT_F32, 0}
 #define LEGACY(T, t, x16fn, needs)                                                                        \
     {SL_TYPE_##T, K_(sl_gemm_##t##_ref, Q8S, 8), K_(sl_gemm_##t##_avx2, Q8S, 8), K_(sl_gemm_##t##x8_avx2, Q8S, 8), \
-     K_(x16fn, Q8S, 16), needs, NONE}
+     K_(x16fn, Q8S, 16), needs, NONE, NONE}
 #define KQUANT(T, t)                                                                                       \
     {SL_TYPE_##T, K_(sl_gemm_##t##_ref, Q8K, 8), K_(sl_gemm_##t##_avx2, Q8K, 8), K_(sl_gemm_##t##x8_avx2, Q8K, 8), \
-     NONE, 0, NONE}
+     NONE, 0, NONE, NONE}
 #define HALF(T, t)                                                                                              \
     {SL_TYPE_##T, K_(sl_gemm_##t##_ref, F32X4, 8), K_(sl_gemm_##t##_avx2, F32X4, 8),                              \
-     K_(sl_gemm_##t##x8_avx2, F32X4, 8), K_(sl_gemm_##t##x16_avx512, F32X4, 16), 0, NONE}
+     K_(sl_gemm_##t##x8_avx2, F32X4, 8), K_(sl_gemm_##t##x16_avx512, F32X4, 16), 0, NONE, NONE}
 
 #if !defined(SL_NO_SIMD) && (defined(__x86_64__) || defined(__i386__))
 #define HAVE_AVX2_BUILD 1
@@ -38,10 +39,11 @@ static const gemm_row ROWS[] = {
     LEGACY(Q5_0, q5_0, sl_gemm_q5_0x16_avx512, SL_CPU_AVX512VNNI),
     LEGACY(Q5_1, q5_1, sl_gemm_q5_1x16_avx512, SL_CPU_AVX512VNNI),
     LEGACY(Q8_0, q8_0, sl_gemm_q8_0x16_avx512, SL_CPU_AVX512VNNI),
-    {SL_TYPE_F32, K_(sl_gemm_f32_ref, F32T, 4), K_(sl_gemm_f32_avx2, F32T, 4), NONE, NONE, 0, NONE},
+    {SL_TYPE_F32, K_(sl_gemm_f32_ref, F32T, 4), K_(sl_gemm_f32_avx2, F32T, 4), NONE, NONE, 0, NONE,
+     K_(sl_gemm_f32_avx512, F32T, 4)},
     HALF(F16, f16),
     {SL_TYPE_BF16, K_(sl_gemm_bf16_ref, F32X4, 8), K_(sl_gemm_bf16_avx2, F32X4, 8), K_(sl_gemm_bf16x8_avx2, F32X4, 8),
-     K_(sl_gemm_bf16x16_avx512, BF16P, 16), SL_CPU_AVX512BF16, K_(sl_gemm_bf16_dp_ref, BF16P, 16)},
+     K_(sl_gemm_bf16x16_avx512, BF16P, 16), SL_CPU_AVX512BF16, K_(sl_gemm_bf16_dp_ref, BF16P, 16), NONE},
     KQUANT(Q4_K, q4_k),
     KQUANT(Q5_K, q5_k),
     KQUANT(Q6_K, q6_k),
@@ -49,10 +51,10 @@ static const gemm_row ROWS[] = {
 #else
 /* No x86 SIMD in this build (Arm included: its NEON code covers the weight
  * table's conversions, and Arm runs these scalar tile kernels). */
-#define REF_ONLY(T, t, act) {SL_TYPE_##T, K_(sl_gemm_##t##_ref, act, 8), NONE, NONE, NONE, 0, NONE}
+#define REF_ONLY(T, t, act) {SL_TYPE_##T, K_(sl_gemm_##t##_ref, act, 8), NONE, NONE, NONE, 0, NONE, NONE}
 static const gemm_row ROWS[] = {
     REF_ONLY(Q4_0, q4_0, Q8S), REF_ONLY(Q4_1, q4_1, Q8S),   REF_ONLY(Q5_0, q5_0, Q8S),
-    REF_ONLY(Q5_1, q5_1, Q8S), REF_ONLY(Q8_0, q8_0, Q8S),   {SL_TYPE_F32, K_(sl_gemm_f32_ref, F32T, 4), NONE, NONE, NONE, 0, NONE},
+    REF_ONLY(Q5_1, q5_1, Q8S), REF_ONLY(Q8_0, q8_0, Q8S),   {SL_TYPE_F32, K_(sl_gemm_f32_ref, F32T, 4), NONE, NONE, NONE, 0, NONE, NONE},
     REF_ONLY(F16, f16, F32X4), REF_ONLY(BF16, bf16, F32X4), REF_ONLY(Q4_K, q4_k, Q8K),
     REF_ONLY(Q5_K, q5_k, Q8K), REF_ONLY(Q6_K, q6_k, Q8K),
 };
@@ -75,6 +77,7 @@ static const sl_gemm_kernel *some(const sl_gemm_kernel *k) { return k->gemm ? k 
 const sl_gemm_kernel *sl_gemm_get(sl_type t) {
     const gemm_row *r = row_of(t);
     if (!r) return NULL;
+    if (sl_simd_active() == SL_SIMD_AVX512 && r->avx512.gemm) return &r->avx512;
     return use_avx2() && r->avx2.gemm ? &r->avx2 : &r->ref;
 }
 
