@@ -156,6 +156,7 @@ void sl_pack_f32x4(void *xq, const float *x, int t, int T, int K);
  * vdpbf16ps kernel. */
 static inline size_t sl_bf16p_row_bytes(int K) { return ((size_t)(K + 1) / 2 * 4 + 63) & ~(size_t)63; }
 void sl_quant_bf16p_ref(void *xq, const float *x, int K);
+void sl_quant_bf16p_avx512(void *xq, const float *x, int K); /* x86/gemm_bf16_avx512.c: the same bits */
 
 typedef void (*sl_act_quant_fn)(void *xq, const float *x, int K);
 typedef void (*sl_gemm_fn)(float *y, size_t ldy, const void *W, size_t w_row, const void *xq,

@@ -126,7 +126,10 @@ static void quant_q8k_ref(void *xq, const float *x, int K) { sl_type_get_ref(SL_
 
 sl_act_quant_fn sl_act_quant_get(sl_act_format f) {
     if (f == SL_ACT_Q8K) return quant_q8k;
-    if (f == SL_ACT_BF16P) return sl_quant_bf16p_ref; /* O(K) per token: no SIMD version needed */
+#ifdef HAVE_AVX2_BUILD
+    if (f == SL_ACT_BF16P && sl_simd_active() == SL_SIMD_AVX512) return sl_quant_bf16p_avx512;
+#endif
+    if (f == SL_ACT_BF16P) return sl_quant_bf16p_ref;
     if (f != SL_ACT_Q8S) return NULL;
 #ifdef HAVE_AVX2_BUILD
     if (use_avx2()) return sl_quant_q8s_avx2;

@@ -246,6 +246,22 @@ static void test_bf16_dp_reference(void) {
     const float nan = __builtin_nanf("");
     sl_quant_bf16p_ref(q, &nan, 1);
     T_CHECK((q[0] & 0x7F80) == 0x7F80 && (q[0] & 0x7F), "NaN became %#x", q[0]);
+    /* the active quantizer (AVX-512 where it runs) against the reference:
+     * random bit patterns (every class: NaNs, infinities, subnormals, ties)
+     * at lengths that leave every tail */
+    for (int n = 1; n <= 67; n += 11) {
+        float v[67];
+        uint16_t a[68], b[68];
+        for (int i = 0; i < n; i++) {
+            const uint32_t u = (uint32_t)(t_rand_f(&g_seed) * 2e9f + 2.1e9f) ^ (i % 5 == 0 ? 0x8000u : 0);
+            memcpy(&v[i], &u, 4);
+        }
+        const uint32_t special[] = {0x3F808000u, 0x3F818000u, 0xFFC00001u, 0x7F800000u, 0x00000001u, 0x7F7FFFFFu};
+        for (int i = 0; i < n && i < 6; i++) memcpy(&v[i * 7 % n], &special[i], 4);
+        sl_quant_bf16p_ref(a, v, n);
+        sl_act_quant_get(SL_ACT_BF16P)(b, v, n);
+        T_CHECK(!memcmp(a, b, (size_t)(n + 1) / 2 * 4), "bf16p quantizer (%s) differs at n=%d", sl_simd_level(), n);
+    }
     const int N = 5, T = 3, K = 301;
     char *W = make_w(SL_TYPE_BF16, N, K, 1.0f);
     float *x = malloc((size_t)T * K * sizeof *x), y[5 * 3];

@@ -102,3 +102,21 @@ void sl_gemm_bf16x16_avx512(float *y, size_t ldy, const void *W, size_t w_row, c
         r += 16 * G;
     }
 }
+
+/* bf16p rows (kernels/gemm.h) 16 values at a time: the reference's
+ * rounding in integer lanes (nearest, ties to even; a NaN keeps its sign
+ * and top bits and turns quiet), so the same bits for every input. */
+void sl_quant_bf16p_avx512(void *xq, const float *x, int K) {
+    uint16_t *q = xq;
+    const __m512i half = _mm512_set1_epi32(0x7FFF), one = _mm512_set1_epi32(1), quiet = _mm512_set1_epi32(0x40);
+    const __m512i abs = _mm512_set1_epi32(0x7FFFFFFF), inf = _mm512_set1_epi32(0x7F800000);
+    int k = 0;
+    for (; k + 16 <= K; k += 16) {
+        const __m512i u = _mm512_castps_si512(_mm512_loadu_ps(x + k));
+        const __m512i r = _mm512_srli_epi32(_mm512_add_epi32(_mm512_add_epi32(u, half), _mm512_and_si512(_mm512_srli_epi32(u, 16), one)), 16);
+        const __mmask16 nan = _mm512_cmpgt_epi32_mask(_mm512_and_si512(u, abs), inf);
+        const __m512i v = _mm512_mask_mov_epi32(r, nan, _mm512_or_si512(_mm512_srli_epi32(u, 16), quiet));
+        _mm256_storeu_si256((__m256i *)(void *)(q + k), _mm512_cvtepi32_epi16(v));
+    }
+    if (k < K) sl_quant_bf16p_ref(q + k, x + k, K - k); /* the tail, and the odd K's pad */
+}
