@@ -44,7 +44,7 @@
  *        acc = fma((float)isum_i,  d_w[i] * d_x[i],    acc)
  *    msum_i = sum_j m_j * (bsums of sub-block j), the min term; q6_K's
  *    quants count as q - 32 and it has no min term. SIMD versions hold 8
- *    rows in the lanes as the Q8S kernels do, unpacking each row group once
+ *    rows (x16: 16) in the lanes as the Q8S kernels do, unpacking each row group once
  *    per super-block for every token of a tile; kernels/ref/gemm_k_ref.c
  *    spells the arithmetic out and gives the same bits.
  *  - bf16 with vdpbf16ps (the x16 kernel where the CPU has AVX512-BF16;
@@ -271,8 +271,34 @@ void sl_swiglu_avx2(float *g, const float *u, int n);
  *                          in the low nibbles, 16 + 4m .. 19 + 4m in the high)
  * so one 64-byte load holds 4 values of each of the 16 rows, and vpdpbusd
  * against the token's matching 4 bytes broadcast from memory sums them per
- * row with no shuffle. */
+ * row with no shuffle.
+ * q4_K, per super-block (2304 = 16 * 144 bytes):
+ *     uint16 d[16], dmin[16]
+ *     uint8  scales[3][16][4]  dword w (scale bytes 4w .. 4w + 3) of row i
+ *     uint8  qs[32][16][4]     piece n (qs bytes 4n .. 4n + 3: quants 4k ..
+ *                          4k + 3, k = n % 8, of sub-blocks 2c (low
+ *                          nibbles) and 2c + 1 (high), c = n / 8), row i
+ * q5_K (2816 = 16 * 176 bytes) is q4_K with the fifth bits between the
+ * scales and the quants:
+ *     uint8  qh[8][16][4]      piece k (qh bytes 4k .. 4k + 3), row i
+ *     uint8  qs                as q4_K's, from byte SL_X16K5_QS
+ * q6_K, per super-block (3360 = 16 * 210 bytes), the quants first (a
+ * super-block's bulk starts 64-aligned when the group does):
+ *     uint8  ql[32][16][4]     piece n (ql bytes 4n .. 4n + 3), row i
+ *     uint8  qh[16][16][4]     piece n (qh bytes 4n .. 4n + 3), row i
+ *     int8   scales[4][16][4]  dword w (scales 4w .. 4w + 3) of row i
+ *     uint16 d[16] */
 #define SL_X16_HALF_COL 32
+#define SL_X16K_D 0
+#define SL_X16K_DMIN 32
+#define SL_X16K_SCALES 64
+#define SL_X16K_QS 256
+#define SL_X16K5_QH 256
+#define SL_X16K5_QS 768
+#define SL_X16Q6_QL 0
+#define SL_X16Q6_QH 2048
+#define SL_X16Q6_SCALES 3072
+#define SL_X16Q6_D 3328
 
 /* Row layouts a matrix can be in: rows as stored, or groups of 8 or 16. */
 enum { SL_ROWS_STORED = 0, SL_ROWS_X8 = 8, SL_ROWS_X16 = 16 };
@@ -394,6 +420,13 @@ void sl_gemm_q4_1x16_avx512(float *y, size_t ldy, const void *W, size_t w_row, c
 void sl_gemm_q5_0x16_avx512(float *y, size_t ldy, const void *W, size_t w_row, const void *xq,
                             size_t x_row, int nr, int nt, int K, bool acc);
 void sl_gemm_q5_1x16_avx512(float *y, size_t ldy, const void *W, size_t w_row, const void *xq,
+                            size_t x_row, int nr, int nt, int K, bool acc);
+/* x86/gemm_k_avx512.c: K-quant x16 groups */
+void sl_gemm_q4_kx16_avx512(float *y, size_t ldy, const void *W, size_t w_row, const void *xq,
+                            size_t x_row, int nr, int nt, int K, bool acc);
+void sl_gemm_q5_kx16_avx512(float *y, size_t ldy, const void *W, size_t w_row, const void *xq,
+                            size_t x_row, int nr, int nt, int K, bool acc);
+void sl_gemm_q6_kx16_avx512(float *y, size_t ldy, const void *W, size_t w_row, const void *xq,
                             size_t x_row, int nr, int nt, int K, bool acc);
 
 #endif

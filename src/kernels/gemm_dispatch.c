@@ -26,7 +26,7 @@ typedef struct {
      K_(x16fn, Q8S, 16), needs, NONE, NONE}
 #define KQUANT(T, t)                                                                                       \
     {SL_TYPE_##T, K_(sl_gemm_##t##_ref, Q8K, 8), K_(sl_gemm_##t##_avx2, Q8K, 8), K_(sl_gemm_##t##x8_avx2, Q8K, 8), \
-     NONE, 0, NONE, NONE}
+     K_(sl_gemm_##t##x16_avx512, Q8K, 16), SL_CPU_AVX512VNNI, NONE, NONE}
 #define HALF(T, t)                                                                                              \
     {SL_TYPE_##T, K_(sl_gemm_##t##_ref, F32X4, 8), K_(sl_gemm_##t##_avx2, F32X4, 8),                              \
      K_(sl_gemm_##t##x8_avx2, F32X4, 8), K_(sl_gemm_##t##x16_avx512, F32X4, 16), 0, NONE, NONE}

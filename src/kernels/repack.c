@@ -143,6 +143,34 @@ static void repack_group_x16(char *dst, const char *src, size_t w_row, int nb, s
     }
 }
 
+/* x16 (kernels/gemm.h): one q4_K, q5_K or q6_K group of 16 rows, each
+ * field of the 16 rows as 4-byte pieces (2 for the f16 scales), piece n of
+ * row i at 64 n + 4 i from the field's start. */
+static void repack_group_k_x16(char *dst, const char *src, size_t w_row, int nb, sl_type t) {
+    const size_t bb = sl_type_block_bytes(t);
+    const bool five = t == SL_TYPE_Q5_K;
+    const size_t qs = five ? offsetof(sl_block_q5_k, qs) : offsetof(sl_block_q4_k, qs);
+    for (int b = 0; b < nb; b++) {
+        char *o = dst + (size_t)b * 16 * bb;
+        for (int i = 0; i < 16; i++) {
+            const char *blk = src + (size_t)i * w_row + (size_t)b * bb;
+            if (t == SL_TYPE_Q6_K) {
+                for (int n = 0; n < 32; n++) memcpy(o + SL_X16Q6_QL + 64 * n + 4 * i, blk + offsetof(sl_block_q6_k, ql) + 4 * n, 4);
+                for (int n = 0; n < 16; n++) memcpy(o + SL_X16Q6_QH + 64 * n + 4 * i, blk + offsetof(sl_block_q6_k, qh) + 4 * n, 4);
+                for (int n = 0; n < 4; n++)
+                    memcpy(o + SL_X16Q6_SCALES + 64 * n + 4 * i, blk + offsetof(sl_block_q6_k, scales) + 4 * n, 4);
+                memcpy(o + SL_X16Q6_D + 2 * i, blk + offsetof(sl_block_q6_k, d), 2);
+                continue;
+            }
+            memcpy(o + SL_X16K_D + 2 * i, blk + offsetof(sl_block_q4_k, d), 2);
+            memcpy(o + SL_X16K_DMIN + 2 * i, blk + offsetof(sl_block_q4_k, dmin), 2);
+            for (int n = 0; n < 3; n++) memcpy(o + SL_X16K_SCALES + 64 * n + 4 * i, blk + offsetof(sl_block_q4_k, scales) + 4 * n, 4);
+            for (int n = 0; five && n < 8; n++) memcpy(o + SL_X16K5_QH + 64 * n + 4 * i, blk + offsetof(sl_block_q5_k, qh) + 4 * n, 4);
+            for (int n = 0; n < 32; n++) memcpy(o + (five ? SL_X16K5_QS : SL_X16K_QS) + 64 * n + 4 * i, blk + qs + 4 * n, 4);
+        }
+    }
+}
+
 /* Where column k of row i of an f16 or bf16 x16 group sits in the group. */
 static inline size_t x16_half_at(sl_type t, int k, int i) {
     return t == SL_TYPE_BF16 ? (size_t)(k / 2) * 64 + 4 * (size_t)i + 2 * (size_t)(k % 2)
@@ -160,6 +188,14 @@ bool sl_repack_x16(sl_type t, void *dst, const void *src, int N, int K) {
             for (int k = 0; k < K; k++)
                 for (int i = 0; i < 16; i++) memcpy(d + x16_half_at(t, k, i), s + (size_t)i * w_row + 2 * (size_t)k, 2);
         }
+        return true;
+    }
+    if (t == SL_TYPE_Q4_K || t == SL_TYPE_Q5_K || t == SL_TYPE_Q6_K) {
+        if (K % SL_QK_K != 0) return false;
+        const size_t w_row = (size_t)(K / SL_QK_K) * sl_type_block_bytes(t);
+        for (int g = 0; g < N / 16; g++)
+            repack_group_k_x16((char *)dst + (size_t)g * 16 * w_row, (const char *)src + (size_t)g * 16 * w_row, w_row,
+                               K / SL_QK_K, t);
         return true;
     }
     if ((t != SL_TYPE_Q8_0 && t != SL_TYPE_Q4_0 && t != SL_TYPE_Q4_1 && t != SL_TYPE_Q5_0 && t != SL_TYPE_Q5_1) ||

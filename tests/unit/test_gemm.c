@@ -145,15 +145,19 @@ static void test_gemm_simd_matches_ref(void) {
     }
 }
 
+static char *raw_k_rows(sl_type t, int N, int K, int fill);
+
 /* The x8 (group 8) or x16 (group 16) kernels on repacked rows against the
  * reference on the rows as stored: the same bits, for whole matrices and for a call on a later
  * group alone (as a thread's share of the rows is run). Weights include
  * the extremes the int16 sums must hold: all nibbles 15, all q8_0 quants
- * -128 and +127. */
+ * -128 and +127. Fills 4, 5, 6 (K-quants): raw_k_rows' random bytes, all
+ * bits set and all clear, against random, all-positive and all-negative
+ * activations. */
 static void check_grouped(sl_type t, int group, int N, int T, int K, int fill) {
     const sl_gemm_kernel *kx = sl_gemm_get_grouped(t, group), *kr = group == SL_ROWS_X16 ? sl_gemm_get_x16_ref(t) : sl_gemm_get_ref(t);
     const size_t w_row = sl_row_size(t, K);
-    char *W = make_w(t, N, K, 1.0f), *P = malloc((size_t)N * w_row + 64);
+    char *W = fill >= 4 ? raw_k_rows(t, N, K, fill - 4) : make_w(t, N, K, 1.0f), *P = malloc((size_t)N * w_row + 64);
     const size_t bs = sl_type_block_bytes(t);
     /* keep the f16 scales (d first; q4_K's dmin and q4_1's and q5_1's m after it; q6_K's d last),
      * set every other byte (q5's fifth bits too) */
@@ -180,7 +184,8 @@ static void check_grouped(sl_type t, int group, int N, int T, int K, int fill) {
     }
     float *x = malloc((size_t)T * K * sizeof *x);
     for (int i = 0; i < T * K; i++)
-        x[i] = fill == 3 ? t_rand_f(&g_seed) * 8 : fill ? (i % 3 ? 2.0f : -2.0f) : t_rand_f(&g_seed) * 2;
+        x[i] = fill == 3 ? t_rand_f(&g_seed) * 8 : fill == 5 ? 0.5f : fill == 6 ? -1.0f
+             : fill && fill != 4 ? (i % 3 ? 2.0f : -2.0f) : t_rand_f(&g_seed) * 2;
     size_t x_row;
     char *xq = make_x(kr, sl_act_quant_get_ref(kr->act), x, T, K, &x_row);
     const size_t ldy = (size_t)N + 5;
@@ -291,12 +296,14 @@ static void test_bf16_dp_reference(void) {
 static void test_gemm_x16_matches_ref(void) {
     char src[16 * 34] = {0}, dst[16 * 34];
     T_CHECK(!sl_repack_x16(SL_TYPE_Q8_0, dst, src, 8, 32) && !sl_repack_x16(SL_TYPE_Q4_0, dst, src, 16, 48) && !sl_repack_x16(SL_TYPE_Q5_1, dst, src, 16, 48) &&
-                !sl_repack_x16(SL_TYPE_Q4_K, dst, src, 16, 256) && !sl_repack_x16(SL_TYPE_F16, dst, src, 24, 4) &&
+                !sl_repack_x16(SL_TYPE_Q4_K, dst, src, 16, 128) && !sl_repack_x16(SL_TYPE_Q6_K, dst, src, 8, 256) &&
+                !sl_repack_x16(SL_TYPE_Q3_K, dst, src, 16, 256) && !sl_repack_x16(SL_TYPE_F16, dst, src, 24, 4) &&
                 !sl_repack_x16(SL_TYPE_F32, dst, src, 16, 32) && !sl_repack_grouped(SL_TYPE_Q8_0, 4, dst, src, 16, 32),
             "x16 repack accepted a shape or type it has no layout for");
     if (!sl_gemm_get_x16(SL_TYPE_F16)) T_SKIP("no AVX-512 on this CPU (or SL_ISA caps the level): x16 kernels not run");
     T_CHECK(!sl_repack_x16(SL_TYPE_BF16, dst, src, 16, 5), "bf16 x16 accepted an odd K");
-    const sl_type types[] = {SL_TYPE_F16, SL_TYPE_BF16, SL_TYPE_Q8_0, SL_TYPE_Q4_0, SL_TYPE_Q4_1, SL_TYPE_Q5_0, SL_TYPE_Q5_1};
+    const sl_type types[] = {SL_TYPE_F16,  SL_TYPE_BF16, SL_TYPE_Q8_0, SL_TYPE_Q4_0, SL_TYPE_Q4_1,
+                             SL_TYPE_Q5_0, SL_TYPE_Q5_1, SL_TYPE_Q4_K, SL_TYPE_Q5_K, SL_TYPE_Q6_K};
     const int Ns[] = {16, 32, 48, 80, 112}; /* 1, 2, 3, 3 + 2 and 3 + 3 + 1 groups */
     const int Ts[] = {1, 2, 3, 4, 5, 8, 9, 12, 13, 17};
     for (size_t i = 0; i < sizeof types / sizeof types[0]; i++) {
@@ -306,7 +313,9 @@ static void test_gemm_x16_matches_ref(void) {
             continue;
         }
         const bool bf16 = types[i] == SL_TYPE_BF16; /* column pairs: even K */
-        const int Ks[] = {bf16 ? 6 : f16 ? 5 : 32, bf16 ? 98 : f16 ? 97 : 96, bf16 ? 1032 : f16 ? 1031 : 1056};
+        const bool kq = sl_type_block_size(types[i]) == SL_QK_K; /* 1, 3 and 11 super-blocks */
+        const int Ks[] = {kq ? 256 : bf16 ? 6 : f16 ? 5 : 32, kq ? 768 : bf16 ? 98 : f16 ? 97 : 96,
+                          kq ? 2816 : bf16 ? 1032 : f16 ? 1031 : 1056};
         for (size_t a = 0; a < sizeof Ns / sizeof Ns[0]; a++)
             for (size_t b = 0; b < sizeof Ts / sizeof Ts[0]; b++)
                 for (size_t c = 0; c < sizeof Ks / sizeof Ks[0]; c++)
@@ -314,7 +323,11 @@ static void test_gemm_x16_matches_ref(void) {
         for (int n = 0; bf16 && n < 4; n++) check_grouped(types[i], SL_ROWS_X16, 48, 9, Ks[1], 3);
         for (int fill = 1; fill <= 2 && !f16; fill++) check_grouped(types[i], SL_ROWS_X16, 32, 5, Ks[1], fill);
         for (int fill = 1; fill <= 2 && !f16; fill++) check_grouped(types[i], SL_ROWS_X16, 16, 1, Ks[1], fill);
-        T_CHECK(sl_gemm_best_group(types[i], 64, 96) == SL_ROWS_X16 && sl_gemm_best_group(types[i], 40, 96) == SL_ROWS_X8,
+        for (int fill = 4; fill <= 6 && kq; fill++) { /* any scale bytes, every quant at its bound */
+            check_grouped(types[i], SL_ROWS_X16, 32, 5, Ks[1], fill);
+            check_grouped(types[i], SL_ROWS_X16, 48, 1, Ks[0], fill);
+        }
+        T_CHECK(sl_gemm_best_group(types[i], 64, Ks[1]) == SL_ROWS_X16 && sl_gemm_best_group(types[i], 40, Ks[1]) == SL_ROWS_X8,
                 "%s: a loaded model would not run the x16 kernel", sl_type_name(types[i]));
     }
 }
