@@ -282,10 +282,13 @@ void sl_swiglu_avx2(float *g, const float *u, int n);
  * scales and the quants:
  *     uint8  qh[8][16][4]      piece k (qh bytes 4k .. 4k + 3), row i
  *     uint8  qs                as q4_K's, from byte SL_X16K5_QS
- * q6_K, per super-block (3360 = 16 * 210 bytes), the quants first (a
- * super-block's bulk starts 64-aligned when the group does):
- *     uint8  ql[32][16][4]     piece n (ql bytes 4n .. 4n + 3), row i
- *     uint8  qh[16][16][4]     piece n (qh bytes 4n .. 4n + 3), row i
+ * q6_K, per super-block (3360 = 16 * 210 bytes), the quants first, in the
+ * order decode reads them (one sequential run):
+ *     uint8  q[2][8][3][16][4] half h, piece k (elements l = 4k .. 4k + 3
+ *                          of the half's 4 parts), then w = 0: ql bytes
+ *                          64h + 4k .. + 3 (parts 0, 2), 1: ql bytes
+ *                          64h + 32 + 4k .. (parts 1, 3), 2: qh bytes
+ *                          32h + 4k .. (all 4), row i
  *     int8   scales[4][16][4]  dword w (scales 4w .. 4w + 3) of row i
  *     uint16 d[16] */
 #define SL_X16_HALF_COL 32
@@ -295,8 +298,7 @@ void sl_swiglu_avx2(float *g, const float *u, int n);
 #define SL_X16K_QS 256
 #define SL_X16K5_QH 256
 #define SL_X16K5_QS 768
-#define SL_X16Q6_QL 0
-#define SL_X16Q6_QH 2048
+#define SL_X16Q6_QS 0
 #define SL_X16Q6_SCALES 3072
 #define SL_X16Q6_D 3328
 

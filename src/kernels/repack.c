@@ -155,8 +155,13 @@ static void repack_group_k_x16(char *dst, const char *src, size_t w_row, int nb,
         for (int i = 0; i < 16; i++) {
             const char *blk = src + (size_t)i * w_row + (size_t)b * bb;
             if (t == SL_TYPE_Q6_K) {
-                for (int n = 0; n < 32; n++) memcpy(o + SL_X16Q6_QL + 64 * n + 4 * i, blk + offsetof(sl_block_q6_k, ql) + 4 * n, 4);
-                for (int n = 0; n < 16; n++) memcpy(o + SL_X16Q6_QH + 64 * n + 4 * i, blk + offsetof(sl_block_q6_k, qh) + 4 * n, 4);
+                for (int h = 0; h < 2; h++)
+                    for (int k = 0; k < 8; k++)
+                        for (int w = 0; w < 3; w++) {
+                            const size_t at = w < 2 ? offsetof(sl_block_q6_k, ql) + 64 * h + 32 * w + 4 * k
+                                                    : offsetof(sl_block_q6_k, qh) + 32 * h + 4 * k;
+                            memcpy(o + SL_X16Q6_QS + (size_t)((8 * h + k) * 3 + w) * 64 + 4 * i, blk + at, 4);
+                        }
                 for (int n = 0; n < 4; n++)
                     memcpy(o + SL_X16Q6_SCALES + 64 * n + 4 * i, blk + offsetof(sl_block_q6_k, scales) + 4 * n, 4);
                 memcpy(o + SL_X16Q6_D + 2 * i, blk + offsetof(sl_block_q6_k, d), 2);

@@ -29,8 +29,15 @@
  * Shapes: a prefill register tile is 2 groups (32 rows) x 4 tokens, 8
  * integer S, 8 isum and 8 float accumulators; one sub-block at a time, so
  * that only a group's weight vector of the current piece and one broadcast
- * are live besides. Decode (one token) runs 4 groups (64 rows) at a time:
- * 4 independent chains of vpdpbusd, 4 weight streams. */
+ * are live besides. Decode (one token) tiles take one group from each of
+ * 3 (q4_K, q5_K) or 2 (q6_K) runs of the call's groups, each run read in
+ * order with a software prefetch ahead; q6_K's decode reads each of its
+ * pieces once for all 4 parts that share it (4 S per group), in the order
+ * the x16 layout stores them.
+ * q6_K is not in the kernel table yet (kernels/gemm_dispatch.c): it
+ * prefills 1.5x faster than the x8 kernel but decodes ~20% slower from DRAM
+ * (about 20 against 25 GB/s on one Zen 4 core), where q4_K and q5_K decode
+ * at least as fast. */
 #include <immintrin.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -45,7 +52,23 @@
 
 #define KZ_G 2    /* groups of 16 rows in a prefill register tile */
 #define KZ_T 4    /* tokens in a prefill register tile */
-#define KZ_MAXG 4 /* decode: 4 groups x 1 token */
+#define KZ_MAXG 4 /* decode: up to 4 groups x 1 token */
+/* Decode streams: the call's groups in D runs side by side, one group of
+ * each per tile; more runs keep more reads in flight (q4_K: 20 GB/s as 4
+ * adjacent groups, 28 as 3 runs, weights from DRAM, 1 thread), but q6_K's
+ * unpacking of 4 parts per piece spills with more than 2. */
+#define KZ_DG4 3 /* q4_K, q5_K */
+#define KZ_DG6 2 /* q6_K */
+
+/* Decode prefetch: part `part` of `parts` of the bytes `ahead` past a
+ * group's super-block at gb (sb bytes), asked for while the super-block is
+ * worked on (the 16-row streams are too short for the hardware prefetchers
+ * to learn in time). 2048 bytes ahead measured best of 1024..16384. */
+#define KZ_AHEAD 2048
+INLINE void prefetch_part(const char *gb, size_t sb, const int part, const int parts, const size_t ahead) {
+    const char *a = gb + ahead + sb * (size_t)part / (size_t)parts, *e = gb + ahead + sb * (size_t)(part + 1) / (size_t)parts;
+    for (const char *l = a; l < e; l += 64) _mm_prefetch(l, _MM_HINT_T0);
+}
 
 /* 4 activation quants at q, broadcast to every lane. */
 INLINE __m512i bcast4(const int8_t *q) {
@@ -71,10 +94,33 @@ INLINE __m512i bit_to_4(__m512i h, const int b) {
     return _mm512_and_si512(v, _mm512_set1_epi8(0x10));
 }
 
+/* q6_K: piece w (0: ql bytes 64h + 4k .., 1: ql bytes 64h + 32 + 4k ..,
+ * 2: qh bytes 32h + 4k ..) of elements l = 4k .. 4k + 3 of half h. */
+INLINE const char *q6_at(const char *gb, const int h, const int k, const int w) {
+    return gb + SL_X16Q6_QS + (size_t)((8 * h + k) * 3 + w) * 64;
+}
+
+/* The unsigned quants (0..63) of part p (elements 32p + l of a half) from
+ * its ql piece v and the qh piece hb: v's low or high nibbles, bits 2p and
+ * 2p + 1 of hb at bits 4 and 5 (a 32-bit shift by 4 or 2 brings nothing from
+ * a neighbouring byte into them). */
+INLINE __m512i q6_quant(__m512i v, __m512i hb, const int p) {
+    const __m512i l = _mm512_and_si512(p < 2 ? v : _mm512_srli_epi16(v, 4), _mm512_set1_epi8(0x0F));
+    const __m512i hs = p == 0 ? _mm512_slli_epi32(hb, 4) : p == 1 ? _mm512_slli_epi32(hb, 2) : p == 2 ? hb : _mm512_srli_epi32(hb, 2);
+    return _mm512_ternarylogic_epi32(l, hs, _mm512_set1_epi8(0x30), 0xF8); /* l | (hs & 0x30) */
+}
+
+/* The signed scale j of every row (int32): its byte to the top of the
+ * lane, shifted back arithmetically. */
+INLINE __m512i q6_scale(const char *gb, const int j) {
+    const __m512i sw = load(gb + SL_X16Q6_SCALES + (size_t)(j / 4) * 64);
+    return _mm512_srai_epi32(_mm512_slli_epi32(sw, 24 - 8 * (j % 4)), 24);
+}
+
 /* One register tile of q4_K (kind 4), q5_K (5) or q6_K (6): G groups (group
  * g's super-blocks from w[g]) x NT tokens (q8_K rows x[j]; tokens j >= ntok
  * are computed but not stored), nb super-blocks. */
-INLINE void tile_run(float *y, size_t ldy, const char *const *w, const char *const *x, int nb, bool add, int ntok,
+INLINE void tile_run(float *y, size_t ldy, size_t ystep, const char *const *w, const char *const *x, int nb, bool add, int ntok,
                      const int G, const int NT, const int kind) {
     const size_t sb = 16 * (kind == 4 ? sizeof(sl_block_q4_k) : kind == 5 ? sizeof(sl_block_q5_k) : sizeof(sl_block_q6_k));
     const size_t oqs = kind == 5 ? SL_X16K5_QS : SL_X16K_QS;
@@ -129,9 +175,11 @@ INLINE void tile_run(float *y, size_t ldy, const char *const *w, const char *con
             for (int j = 0; j < 8; j++) { /* sub-block j: chunk j / 2, low or high nibbles */
                 __m512i s[KZ_MAXG][KZ_T];
                 UNROLL
-                for (int g = 0; g < G; g++)
+                for (int g = 0; g < G; g++) {
+                    if (NT == 1) prefetch_part(gb[g], sb, j, 8, KZ_AHEAD);
                     UNROLL
                     for (int t = 0; t < NT; t++) s[g][t] = _mm512_setzero_si512();
+                }
                 UNROLL
                 for (int k = 0; k < 8; k++) { /* quants 4k .. 4k + 3 of the sub-block */
                     __m512i q[KZ_MAXG];
@@ -160,48 +208,75 @@ INLINE void tile_run(float *y, size_t ldy, const char *const *w, const char *con
             for (int g = 0; g < G; g++)
                 UNROLL
                 for (int t = 0; t < NT; t++) isum[g][t] = _mm512_setzero_si512();
-            UNROLL
-            for (int h = 0; h < 2; h++)
+            if (NT == 1) { /* decode: the pieces in the order stored, each loaded once */
                 UNROLL
-                for (int p = 0; p < 4; p++)
+                for (int h = 0; h < 2; h++)
                     UNROLL
-                    for (int m = 0; m < 2; m++) {
-                        const int j = 8 * h + 2 * p + m; /* elements 128h + 32p + 16m .. + 15 */
-                        __m512i s[KZ_MAXG][KZ_T];
+                    for (int m = 0; m < 2; m++) { /* sub-blocks 8h + 2p + m, p = 0..3 */
+                        __m512i s[4][KZ_MAXG];
                         UNROLL
-                        for (int t = 0; t < NT; t++) {
-                            const __m512i s0 = _mm512_set1_epi32(-32 * xb[t]->bsums[j]);
+                        for (int p = 0; p < 4; p++) {
+                            const __m512i s0 = _mm512_set1_epi32(-32 * xb[0]->bsums[8 * h + 2 * p + m]);
                             UNROLL
-                            for (int g = 0; g < G; g++) s[g][t] = s0;
+                            for (int g = 0; g < G; g++) s[p][g] = s0;
                         }
                         UNROLL
-                        for (int k = 4 * m; k < 4 * m + 4; k++) { /* l = 4k .. 4k + 3 */
-                            __m512i q[KZ_MAXG];
+                        for (int g = 0; g < G; g++) prefetch_part(gb[g], sb, 2 * h + m, 4, KZ_AHEAD);
+                        UNROLL
+                        for (int k = 4 * m; k < 4 * m + 4; k++) {
+                            __m512i xv[4];
+                            UNROLL
+                            for (int p = 0; p < 4; p++) xv[p] = bcast4(xb[0]->qs + 128 * h + 32 * p + 4 * k);
                             UNROLL
                             for (int g = 0; g < G; g++) {
-                                const __m512i v = load(gb[g] + SL_X16Q6_QL + (size_t)(16 * h + 8 * (p & 1) + k) * 64);
-                                const __m512i hb = load(gb[g] + SL_X16Q6_QH + (size_t)(8 * h + k) * 64);
-                                const __m512i l = _mm512_and_si512(p < 2 ? v : _mm512_srli_epi16(v, 4), lo4);
-                                const __m512i hs = p == 0 ? _mm512_slli_epi32(hb, 4) : p == 1 ? _mm512_slli_epi32(hb, 2)
-                                                 : p == 2 ? hb : _mm512_srli_epi32(hb, 2);
-                                q[g] = _mm512_ternarylogic_epi32(l, hs, m30, 0xF8); /* l | (hs & 0x30) */
-                            }
-                            UNROLL
-                            for (int t = 0; t < NT; t++) {
-                                const __m512i xv = bcast4(xb[t]->qs + 128 * h + 32 * p + 4 * k);
+                                const __m512i A = load(q6_at(gb[g], h, k, 0)), B = load(q6_at(gb[g], h, k, 1)),
+                                              H = load(q6_at(gb[g], h, k, 2));
                                 UNROLL
-                                for (int g = 0; g < G; g++) s[g][t] = _mm512_dpbusd_epi32(s[g][t], q[g], xv);
+                                for (int p = 0; p < 4; p++) s[p][g] = _mm512_dpbusd_epi32(s[p][g], q6_quant(p & 1 ? B : A, H, p), xv[p]);
                             }
                         }
                         UNROLL
-                        for (int g = 0; g < G; g++) {
-                            /* signed scale j of every row: its byte to the top, shifted back */
-                            const __m512i sw = load(gb[g] + SL_X16Q6_SCALES + (size_t)(j / 4) * 64);
-                            const __m512i scj = _mm512_srai_epi32(_mm512_slli_epi32(sw, 24 - 8 * (j % 4)), 24);
+                        for (int p = 0; p < 4; p++)
                             UNROLL
-                            for (int t = 0; t < NT; t++) isum[g][t] = _mm512_add_epi32(isum[g][t], _mm512_mullo_epi32(s[g][t], scj));
-                        }
+                            for (int g = 0; g < G; g++)
+                                isum[g][0] = _mm512_add_epi32(isum[g][0], _mm512_mullo_epi32(s[p][g], q6_scale(gb[g], 8 * h + 2 * p + m)));
                     }
+            } else {
+                UNROLL
+                for (int h = 0; h < 2; h++)
+                    UNROLL
+                    for (int p = 0; p < 4; p++)
+                        UNROLL
+                        for (int m = 0; m < 2; m++) {
+                            const int j = 8 * h + 2 * p + m; /* elements 128h + 32p + 16m .. + 15 */
+                            __m512i s[KZ_MAXG][KZ_T];
+                            UNROLL
+                            for (int t = 0; t < NT; t++) {
+                                const __m512i s0 = _mm512_set1_epi32(-32 * xb[t]->bsums[j]);
+                                UNROLL
+                                for (int g = 0; g < G; g++) s[g][t] = s0;
+                            }
+                            UNROLL
+                            for (int k = 4 * m; k < 4 * m + 4; k++) { /* l = 4k .. 4k + 3 */
+                                __m512i q[KZ_MAXG];
+                                UNROLL
+                                for (int g = 0; g < G; g++)
+                                    q[g] = q6_quant(load(q6_at(gb[g], h, k, p & 1)), load(q6_at(gb[g], h, k, 2)), p);
+                                UNROLL
+                                for (int t = 0; t < NT; t++) {
+                                    const __m512i xv = bcast4(xb[t]->qs + 128 * h + 32 * p + 4 * k);
+                                    UNROLL
+                                    for (int g = 0; g < G; g++) s[g][t] = _mm512_dpbusd_epi32(s[g][t], q[g], xv);
+                                }
+                            }
+                            UNROLL
+                            for (int g = 0; g < G; g++) {
+                                const __m512i scj = q6_scale(gb[g], j);
+                                UNROLL
+                                for (int t = 0; t < NT; t++) isum[g][t] = _mm512_add_epi32(isum[g][t], _mm512_mullo_epi32(s[g][t], scj));
+                            }
+                        }
+            }
         }
         UNROLL
         for (int g = 0; g < G; g++) {
@@ -217,14 +292,14 @@ INLINE void tile_run(float *y, size_t ldy, const char *const *w, const char *con
         UNROLL
         for (int t = 0; t < NT; t++) {
             if (t >= ntok) continue;
-            float *o = y + t * ldy + 16 * g;
+            float *o = y + t * ldy + ystep * g;
             _mm512_storeu_ps(o, add ? _mm512_add_ps(_mm512_loadu_ps(o), a[g][t]) : a[g][t]);
         }
 }
 
-INLINE void tile_any(float *y, size_t ldy, const char *const *w, const char *const *x, int nb, bool add, int ntok,
+INLINE void tile_any(float *y, size_t ldy, size_t ystep, const char *const *w, const char *const *x, int nb, bool add, int ntok,
                      int G, int NT, const int kind) {
-#define TILE(g, n) tile_run(y, ldy, w, x, nb, add, ntok, g, n, kind)
+#define TILE(g, n) tile_run(y, ldy, ystep, w, x, nb, add, ntok, g, n, kind)
     if (NT == 1) {
         if (G == 4) TILE(4, 1);
         else if (G == 3) TILE(3, 1);
@@ -243,16 +318,26 @@ INLINE void tile_any(float *y, size_t ldy, const char *const *w, const char *con
 INLINE void gemm_k_x16(float *y, size_t ldy, const char *W, size_t w_row, const char *xq, size_t x_row, int nr,
                        int nt, int K, bool acc, const int kind) {
     const int nb = K / SL_QK_K;
+    if (nt == 1) { /* decode: D streams, each through its share of the groups in order */
+        const int D = kind == 6 ? KZ_DG6 : KZ_DG4, ng = nr / 16, h = ng / D;
+        for (int i = 0; i < ng; i++) {
+            const int G = i < h ? D : 1, g0 = i < h ? i : i + (D - 1) * h;
+            if (g0 >= ng) break;
+            const char *w[KZ_MAXG] = {0};
+            for (int g = 0; g < G; g++) w[g] = W + (size_t)16 * (size_t)(g0 + g * h) * w_row;
+            tile_any(y + 16 * (size_t)g0, ldy, (size_t)16 * (size_t)h, w, (const char *const *)&xq, nb, acc, 1, G, 1, kind);
+        }
+        return;
+    }
     for (int r = 0; r < nr;) {
-        const int left = (nr - r) / 16;
-        const int G = nt == 1 ? (left < KZ_MAXG ? left : KZ_MAXG) : left < KZ_G ? left : KZ_G;
+        const int left = (nr - r) / 16, G = left < KZ_G ? left : KZ_G;
         const char *w[KZ_MAXG] = {0};
         for (int g = 0; g < G; g++) w[g] = W + (size_t)(r + 16 * g) * w_row;
         for (int t = 0; t < nt;) {
-            const int NT = nt == 1 ? 1 : KZ_T, ntok = nt - t < NT ? nt - t : NT;
+            const int ntok = nt - t < KZ_T ? nt - t : KZ_T;
             const char *x[KZ_T];
-            for (int j = 0; j < NT; j++) x[j] = xq + (size_t)(t + (j < ntok ? j : ntok - 1)) * x_row;
-            tile_any(y + (size_t)t * ldy + r, ldy, w, x, nb, acc, ntok, G, NT, kind);
+            for (int j = 0; j < KZ_T; j++) x[j] = xq + (size_t)(t + (j < ntok ? j : ntok - 1)) * x_row;
+            tile_any(y + (size_t)t * ldy + r, ldy, 16, w, x, nb, acc, ntok, G, KZ_T, kind);
             t += ntok;
         }
         r += 16 * G;
