@@ -36,8 +36,8 @@
  * the x16 layout stores them.
  * q6_K is not in the kernel table yet (kernels/gemm_dispatch.c): it
  * prefills 1.5x faster than the x8 kernel but decodes ~20% slower from DRAM
- * (about 20 against 25 GB/s on one Zen 4 core), where q4_K and q5_K decode
- * at least as fast. */
+ * (about 20 against 25 GB/s on one Zen 4 core), where q4_K decodes faster
+ * (26-27 against 21-22 GB/s) and q5_K about as fast (21-23 against 22-23). */
 #include <immintrin.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -57,7 +57,8 @@
  * each per tile; more runs keep more reads in flight (q4_K: 20 GB/s as 4
  * adjacent groups, 28 as 3 runs, weights from DRAM, 1 thread), but q6_K's
  * unpacking of 4 parts per piece spills with more than 2. */
-#define KZ_DG4 3 /* q4_K, q5_K */
+#define KZ_DG4 3 /* q4_K */
+#define KZ_DG5 3 /* q5_K (2 and 4 measured no better) */
 #define KZ_DG6 2 /* q6_K */
 
 /* Decode prefetch: part `part` of `parts` of the bytes `ahead` past a
@@ -319,7 +320,7 @@ INLINE void gemm_k_x16(float *y, size_t ldy, const char *W, size_t w_row, const 
                        int nt, int K, bool acc, const int kind) {
     const int nb = K / SL_QK_K;
     if (nt == 1) { /* decode: D streams, each through its share of the groups in order */
-        const int D = kind == 6 ? KZ_DG6 : KZ_DG4, ng = nr / 16, h = ng / D;
+        const int D = kind == 6 ? KZ_DG6 : kind == 5 ? KZ_DG5 : KZ_DG4, ng = nr / 16, h = ng / D;
         for (int i = 0; i < ng; i++) {
             const int G = i < h ? D : 1, g0 = i < h ? i : i + (D - 1) * h;
             if (g0 >= ng) break;
