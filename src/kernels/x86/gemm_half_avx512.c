@@ -28,7 +28,11 @@
 
 #define HZ_G 3    /* groups of 16 rows in a prefill register tile */
 #define HZ_T 8    /* tokens in a prefill register tile: two f32x4 tiles */
-#define HZ_MAXG 4 /* decode: 4 groups x 1 token */
+#define HZ_MAXG 4 /* decode: up to 4 groups x 1 token */
+/* Decode: the call's groups as HZ_DG runs side by side with a software
+ * prefetch HZ_AHEAD bytes ahead in each (x86/gemm_q8s_avx512.c says why). */
+#define HZ_DG 3
+#define HZ_AHEAD 2048
 
 /* The 16 values of a group's column as floats (exact). */
 INLINE __m512 col16(const char *p) { return _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(const void *)p)); }
@@ -37,7 +41,7 @@ INLINE __m512 col16(const char *p) { return _mm512_cvtph_ps(_mm256_loadu_si256((
  * tokens (token j's column k at x[j / 4][xs k + j % 4]), all K columns in
  * order from 0; the results of tokens j < ntok go to y[j * ldy + 16 g + i],
  * added to y when add. */
-INLINE void tile_run(float *y, size_t ldy, const char *const *w, const float *const *x, size_t xs, int K, bool add,
+INLINE void tile_run(float *y, size_t ldy, size_t ystep, const char *const *w, const float *const *x, size_t xs, int K, bool add,
                      int ntok, const int G, const int NT) {
     __m512 a[HZ_MAXG][HZ_T];
     UNROLL
@@ -46,6 +50,9 @@ INLINE void tile_run(float *y, size_t ldy, const char *const *w, const float *co
         for (int j = 0; j < NT; j++) a[g][j] = _mm512_setzero_ps();
     for (int k = 0; k < K; k++) {
         __m512 wv[HZ_MAXG];
+        if (NT == 1 && k % 2 == 0) /* decode: one line of each run per 2 columns */
+            UNROLL
+            for (int g = 0; g < G; g++) _mm_prefetch(w[g] + (size_t)k * SL_X16_HALF_COL + HZ_AHEAD, _MM_HINT_T0);
         UNROLL
         for (int g = 0; g < G; g++) wv[g] = col16(w[g] + (size_t)k * SL_X16_HALF_COL);
         UNROLL
@@ -60,14 +67,14 @@ INLINE void tile_run(float *y, size_t ldy, const char *const *w, const float *co
         UNROLL
         for (int j = 0; j < NT; j++) {
             if (j >= ntok) continue;
-            float *o = y + j * ldy + 16 * g;
+            float *o = y + j * ldy + ystep * g;
             _mm512_storeu_ps(o, add ? _mm512_add_ps(_mm512_loadu_ps(o), a[g][j]) : a[g][j]);
         }
 }
 
-INLINE void tile_any(float *y, size_t ldy, const char *const *w, const float *const *x, size_t xs, int K, bool add,
+INLINE void tile_any(float *y, size_t ldy, size_t ystep, const char *const *w, const float *const *x, size_t xs, int K, bool add,
                      int ntok, int G, int NT) {
-#define TILE(g, n) tile_run(y, ldy, w, x, xs, K, add, ntok, g, n)
+#define TILE(g, n) tile_run(y, ldy, ystep, w, x, xs, K, add, ntok, g, n)
     if (NT == 1) {
         if (G == 4) TILE(4, 1);
         else if (G == 3) TILE(3, 1);
@@ -91,17 +98,29 @@ INLINE void tile_any(float *y, size_t ldy, const char *const *w, const float *co
 INLINE void f16_x16(float *y, size_t ldy, const char *W, size_t w_row, const char *xq, size_t x_row, int nr,
                      int nt, int K, bool acc) {
     const size_t xs = (size_t)sl_f32x4_width(nt);
+    if (nt == 1) { /* decode: HZ_DG runs of h groups, then the groups left over one by one */
+        const float *x[2] = {(const float *)(const void *)xq, (const float *)(const void *)xq};
+        const int ng = nr / 16, h = ng / HZ_DG;
+        for (int i = 0; i < ng; i++) {
+            const int G = i < h ? HZ_DG : 1, g0 = i < h ? i : i + (HZ_DG - 1) * h;
+            if (g0 >= ng) break;
+            const char *w[HZ_MAXG] = {0};
+            for (int g = 0; g < G; g++) w[g] = W + (size_t)16 * (size_t)(g0 + g * h) * w_row;
+            tile_any(y + 16 * (size_t)g0, ldy, (size_t)16 * (size_t)h, w, x, 1, K, acc, 1, G, 1);
+        }
+        return;
+    }
     for (int r = 0; r < nr;) {
         const int left = (nr - r) / 16;
-        const int G = nt == 1 ? (left < HZ_MAXG ? left : HZ_MAXG) : left < HZ_G ? left : HZ_G;
+        const int G = left < HZ_G ? left : HZ_G;
         const char *w[HZ_MAXG] = {0};
         for (int g = 0; g < G; g++) w[g] = W + (size_t)(r + 16 * g) * w_row;
         for (int t = 0; t < nt;) {
             const int ntok = nt - t < HZ_T ? nt - t : HZ_T;
-            const int NT = nt == 1 ? 1 : ntok <= SL_F32X4_TOKENS ? SL_F32X4_TOKENS : HZ_T;
+            const int NT = ntok <= SL_F32X4_TOKENS ? SL_F32X4_TOKENS : HZ_T;
             const float *x[2] = {sl_f32x4_at(xq, x_row, t, nt),
                                  sl_f32x4_at(xq, x_row, t + SL_F32X4_TOKENS < nt ? t + SL_F32X4_TOKENS : t, nt)};
-            tile_any(y + (size_t)t * ldy + r, ldy, w, x, xs, K, acc, ntok, G, NT);
+            tile_any(y + (size_t)t * ldy + r, ldy, 16, w, x, xs, K, acc, ntok, G, NT);
             t += ntok;
         }
         r += 16 * G;
