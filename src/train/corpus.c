@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "core/error.h"
+#include "tokenizer/tokenizer.h"
 
 void sl_corpus_free(sl_corpus *c) {
     if (!c) return;
@@ -112,6 +113,15 @@ sl_status sl_corpus_load(sl_corpus *c, const char *const *paths, int n, double h
         if (!s) {
             sl_corpus_free(c);
             return sl_fail(err, SL_ERR_IO, "%s: cannot read the corpus file", paths[i]);
+        }
+        /* Checked on the file as read, so the offset is one an editor shows. */
+        size_t bad = sl_utf8_validate(s, len);
+        if (bad != (size_t)-1) {
+            unsigned char b = (unsigned char)s[bad];
+            free(s);
+            sl_corpus_free(c);
+            return sl_fail(err, SL_ERR_FORMAT, "%s: not UTF-8 text: invalid byte 0x%02X at byte offset %zu",
+                           paths[i], b, bad);
         }
         len = clean(s, len, strip_gutenberg, &c->stripped[i]);
         /* cut at the first paragraph break after the split point */

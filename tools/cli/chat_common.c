@@ -75,7 +75,9 @@ void chat_print_stats(FILE *fp, const sl_chat *c, const sl_chat_turn_stats *last
     else
         fprintf(fp, "speed          mean %.1f tok/s\n",
                 in.decode_s > 0 ? (double)in.generated / in.decode_s : 0.0);
+    uint64_t rss, peak;
+    sl_mem_snapshot(&rss, &peak);
     fprintf(fp, "memory         KV cache %.2f MiB (fixed), RSS %.2f MiB, peak %.2f MiB\n",
-            mib(in.kv_bytes), mib(sl_rss_bytes()), mib(sl_peak_rss_bytes()));
+            mib(in.kv_bytes), mib(rss), mib(peak));
     fflush(fp);
 }

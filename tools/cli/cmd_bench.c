@@ -250,9 +250,8 @@ static int bench_model(const bench_opts *o) {
         }
         pos_ms[i] = bench_summarize(v, reps).med;
         pos_window = b.s->p.n_window;
-        pos_rss[i] = sl_rss_bytes();
+        sl_mem_snapshot(&pos_rss[i], &pos_peak[i]);
         pos_anon[i] = rss_anon_bytes();
-        pos_peak[i] = sl_peak_rss_bytes();
     }
 
     /* Streaming vs sliding-window re-computation at each window. */
