@@ -231,7 +231,9 @@ void sl_chat_get_info(const sl_chat *c, sl_chat_info *o) {
     o->n_sink = v->s->p.n_sink;
     o->n_pinned = kv->n_pinned;
     o->n_window = v->s->p.n_window;
-    o->cache_capacity = (size_t)kv->n_pinned + (size_t)v->s->p.n_window;
+    /* The slots the cache has: recompute holds the window plus the new token
+     * (fuzz_chat_state caught "13 / 12 tokens" from pinned + window). */
+    o->cache_capacity = (size_t)kv->n_pinned + (size_t)kv->n_ring;
     o->kv_bytes = sl_kv_bytes(kv);
     o->policy = v->s->p.policy;
 }
