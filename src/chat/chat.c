@@ -323,7 +323,14 @@ sl_status sl_chat_turn(sl_chat *c, const char *user, size_t len, long long n_rep
 
     for (size_t i = 0; i < n_ids; i++) sl_sampler_accept(v->smp, ids[i]);
     double t0 = sl_now_s();
-    rc = sl_session_feed(v->s, ids, n_ids, c->logits, NULL, err);
+    /* In slices when someone watches, so a long turn can show progress. */
+    const size_t slice = c->p.progress ? 256 : n_ids;
+    for (size_t done = 0; done < n_ids && rc == SL_OK;) {
+        size_t n = n_ids - done < slice ? n_ids - done : slice;
+        rc = sl_session_feed(v->s, ids + done, n, done + n == n_ids ? c->logits : NULL, NULL, err);
+        done += n;
+        if (c->p.progress) c->p.progress(c->p.progress_user, done, n_ids);
+    }
     free(ids);
     if (rc != SL_OK) return rc;
     double t1 = sl_now_s();

@@ -15,6 +15,7 @@
 
 #include "chat_cli.h"
 #include "chat_jsonl.h"
+#include "cli_progress.h"
 #include "cli.h"
 #include "cli_flags.h"
 #include "core/sys_stats.h"
@@ -64,6 +65,10 @@ int chat_run_replay(sl_chat *c, const chat_opts *o) {
                 in.n_pinned - in.n_sink, in.n_window, in.cache_capacity, o->n_predict);
     }
 
+    /* With --json nothing readable reaches the terminal until the end: a
+     * progress line (terminal only) shows the turns done. */
+    cli_progress bar;
+    cli_progress_start(&bar, "replay", "turns", 0);
     char *line = NULL;
     size_t cap = 0;
     ssize_t n;
@@ -126,11 +131,13 @@ int chat_run_replay(sl_chat *c, const chat_opts *o) {
                             ts.overlong ? " | turn longer than the window: streamed through" : "");
             }
             fflush(out);
+            if (o->json) cli_progress_update(&bar, n_turns);
             chat_sink_free(&sink);
             if (chat_interrupted) stop = true;
         }
         json_decref(root);
     }
+    cli_progress_end(&bar);
     bool read_error = !stop && ferror(fp);
     free(line);
     fclose(fp);

@@ -45,7 +45,7 @@ static void usage(void) {
            "  --out PREFIX        output prefix (default 'attn')\n"
            "  --json              print the table as JSON\n"
            "  -t, --threads N     threads (default: number of cores)\n"
-           "  --kv-type T         f16 (default) | f32\n");
+           "  --kv-type T         f16 (default) | f32 | q8_0\n");
 }
 
 typedef struct {

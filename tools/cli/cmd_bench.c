@@ -14,6 +14,7 @@
 
 #include "bench.h"
 #include "cli.h"
+#include "cli_progress.h"
 #include "cli_flags.h"
 #include "core/sys_stats.h"
 #include "tensor/quant.h"
@@ -137,11 +138,16 @@ static void stream_to(bench_ctx *b, uint64_t pos, bool jump) {
         b->s->kv.n_past = pos - W;
         b->s->n_fed = pos - W;
     }
+    /* A deep position without --jump is a long prefill: show it on a terminal. */
+    cli_progress bar;
+    cli_progress_start(&bar, "bench: streaming to position", "tok", pos);
     while (sl_session_n_past(b->s) < pos) {
         uint64_t left = pos - sl_session_n_past(b->s);
         size_t n = left < b->n_toks ? (size_t)left : b->n_toks;
         feed(b, b->toks, n, NULL);
+        cli_progress_update(&bar, sl_session_n_past(b->s));
     }
+    cli_progress_end(&bar);
 }
 
 static void session_open(bench_ctx *b, const sl_session_params *sp) {

@@ -8,6 +8,7 @@
 #include "chat_cli.h"
 #include "cli.h"
 #include "cli_check.h"
+#include "cli_progress.h"
 #include "cli_flags.h"
 #include "chat/chat_internal.h"
 #include "model/model.h"
@@ -162,6 +163,10 @@ int cmd_chat(int argc, char **argv) {
                     sl_chat_family_name(cp.family), sl_chat_family_list());
     }
 
+    /* Long turns (a pasted document, a replayed file) show a progress line on a terminal. */
+    static cli_progress prefill_bar;
+    cp.progress = chat_prefill_progress;
+    cp.progress_user = &prefill_bar;
     sl_error err = {0};
     sl_chat *c = NULL;
     cli_check(sl_chat_create(&c, m, &cp, o.system, &err), &err);

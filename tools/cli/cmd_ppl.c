@@ -133,7 +133,7 @@ static void reset_peak_rss(void) {
  * malloc may succeed lazily and the process would die later, mid-run. */
 static void check_cache_memory(const ppl_ctx *c, sl_policy pol, uint64_t slots, uint64_t n_pred) {
     const sl_model_info *in = &c->info;
-    double elem = c->sp.kv_type == SL_KV_F32 ? 4.0 : 2.0;
+    double elem = c->sp.kv_type == SL_KV_F32 ? 4.0 : c->sp.kv_type == SL_KV_Q8_0 ? 34.0 / 32 : 2.0;
     double bytes = 2.0 * in->n_layer * (double)slots * in->n_head_kv * in->head_dim * elem;
     long pages = sysconf(_SC_PHYS_PAGES), psz = sysconf(_SC_PAGE_SIZE);
     if (pages <= 0 || psz <= 0) return;
@@ -443,7 +443,7 @@ int cmd_ppl(int argc, char **argv) {
         if (all) fputs("]\n", stdout);
     } else if (!all) {
         const ppl_result *r = &res[0];
-        const char *kv = c.sp.kv_type == SL_KV_F32 ? "f32" : "f16";
+        const char *kv = c.sp.kv_type == SL_KV_F32 ? "f32" : c.sp.kv_type == SL_KV_Q8_0 ? "q8_0" : "f16";
         if (r->policy == SL_POLICY_STREAMING)
             printf("policy streaming: %d sinks + %d window = %d cached tokens, %s KV\n", r->sinks,
                    r->window, cache, kv);
