@@ -30,6 +30,11 @@ expect_error ppl_nll_out_directory "--nll-out: $TMP is a directory" \
     || t_fail ppl_output_checked_first "the errors took $(( $(date +%s) - start )) s: the text was scored first"
 expect_error train_output_unwritable "-o: cannot write /nonexistent/m.gguf" \
     "$S" train --tokenizer "$TMP/nope.gguf" --corpus "$TMP/text.txt" -o /nonexistent/m.gguf
+for c in "synth --shape tiny" "convert --from-llama2c $TMP/a.bin --tokenizer $TMP/b.bin" "train-tokenizer --corpus $TMP/text.txt"; do
+    expect_error "${c%% *}_output_unwritable" "-o: cannot write /nonexistent/o.gguf" "$S" $c -o /nonexistent/o.gguf
+done
+expect_error train_corpus_is_dir "$TMP: is a directory, expected a corpus text file" \
+    "$S" train-tokenizer --corpus "$TMP" -o "$TMP/t.gguf"
 expect_error quantize_output_unwritable "OUT.gguf: cannot write /nonexistent/q.gguf" \
     "$S" quantize "$SL_ROOT/fuzz/corpus/gguf/model-small.gguf" /nonexistent/q.gguf q8_0
 
