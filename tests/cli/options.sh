@@ -116,6 +116,11 @@ out=$("$S" generate -p 'The cat' -n 0 --no-display-prompt 2>/dev/null); rc=$?
 [ $rc -eq 0 ] && [ -z "$out" ] && t_pass generate_no_display_prompt || t_fail generate_no_display_prompt "rc $rc, printed '$out'"
 out=$("$S" generate -p 'a\tb' -n 0 -e 2>/dev/null)
 [ "$out" = $'a\tb' ] && t_pass generate_escape || t_fail generate_escape "printed '$out'"
+for cmd in ppl chat bench attn tokenize; do
+    "$S" $cmd --help | grep -qF -- "-m, --model" && t_pass "${cmd}_help_has_--model" || t_fail "${cmd}_help_has_--model" "no '-m, --model' in --help"
+done
+"$S" chat --help | grep -qF -- "-n, --n-predict" && t_pass chat_help_has_--n-predict || t_fail chat_help_has_--n-predict "missing"
+"$S" bench --help | grep -qF -- "-r, --reps" && t_pass bench_help_has_-r || t_fail bench_help_has_-r "missing"
 for cmd in generate ppl chat bench attn train quantize; do
     "$S" $cmd --help | grep -qE -- "-t, --threads" && t_pass "${cmd}_help_has_-t" || t_fail "${cmd}_help_has_-t" "no '-t, --threads' in --help"
 done

@@ -43,10 +43,10 @@ static void usage(void) {
            "Prefill: -p random tokens into an empty cache (logits of the last only).\n"
            "Decode: -n tokens one at a time into an empty cache (logits of each).\n"
            "Medians, min and max over --reps runs after a warm-up run.\n\n"
-           "  -m FILE             GGUF model\n"
+           "  -m, --model FILE    GGUF model\n"
            "  -p N                prompt tokens (default 512; 0 skips prefill)\n"
            "  -n N                decoded tokens (default 128; 0 skips decode)\n"
-           "  --reps N            repetitions (default 5)\n"
+           "  -r, --reps N        repetitions (default 5; llama-bench also spells it --repetitions)\n"
            "  --json              one JSON object on stdout instead of the tables\n"
            "  --positions LIST    decode ms/token after streaming that many tokens through the\n"
            "                      cache (fed in --batch chunks without logits or sampling)\n"
@@ -365,7 +365,7 @@ int cmd_bench(int argc, char **argv) {
         } else if (!strcmp(a, "-m") || !strcmp(a, "--model")) o.model = cli_value(argc, argv, &i);
         else if (!strcmp(a, "-p")) o.p = (int)cli_parse_int(a, cli_value(argc, argv, &i), 0, 1 << 20);
         else if (!strcmp(a, "-n")) o.n = (int)cli_parse_int(a, cli_value(argc, argv, &i), 0, 1 << 20);
-        else if (!strcmp(a, "--reps")) o.reps = (int)cli_parse_int(a, cli_value(argc, argv, &i), 1, 1000);
+        else if (!strcmp(a, "--reps") || !strcmp(a, "-r") || !strcmp(a, "--repetitions")) o.reps = (int)cli_parse_int(a, cli_value(argc, argv, &i), 1, 1000);
         else if (!strcmp(a, "--json")) o.json = true;
         else if (!strcmp(a, "--kernels")) o.kernels = true;
         else if (!strcmp(a, "--jump")) o.jump = true;
