@@ -97,6 +97,7 @@ int cmd_chat(int argc, char **argv) {
         const char *a = argv[i];
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
             usage();
+            free(given);
             return 0;
         } else if (!strcmp(a, "-m") || !strcmp(a, "--model")) o.model_path = cli_value(argc, argv, &i);
         else if (!strcmp(a, "-n") || !strcmp(a, "--n-predict"))
