@@ -98,7 +98,7 @@ bool cli_sampler_flag(int argc, char **argv, int *i, sl_sampler_params *p) {
     else if (!strcmp(a, "--repeat-penalty"))
         p->repeat_penalty = (float)cli_parse_float(a, cli_value(argc, argv, i), 0.01, 100);
     else if (!strcmp(a, "--repeat-last-n"))
-        p->penalty_last_n = (int)cli_parse_int(a, cli_value(argc, argv, i), 0, 1 << 20);
+        p->penalty_last_n = (int)cli_parse_int(a, cli_value(argc, argv, i), 0, SL_SAMPLER_MAX_LAST_N);
     else if (!strcmp(a, "--presence-penalty"))
         p->presence_penalty = (float)cli_parse_float(a, cli_value(argc, argv, i), -100, 100);
     else if (!strcmp(a, "--frequency-penalty"))
