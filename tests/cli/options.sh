@@ -101,6 +101,13 @@ else
     t_skip generate_llama2c_points_to_convert "$SHARED is absent"
 fi
 
+# ---- peak RSS is never printed below the current RSS (ppl's interim lines) ---------
+"$S" ppl -f "$TMP/text.txt" --repeat 50 --tokens 40000 --report-every 2000 -t 2 >/dev/null 2>"$TMP/rss.err"
+bad=$(grep -oE 'RSS [0-9.]+ MiB \(peak [0-9.]+ MiB\)' "$TMP/rss.err" | awk '{ if ($5 + 0 < $2 + 0) print }')
+n=$(grep -c 'RSS .* (peak' "$TMP/rss.err")
+[ "$n" -ge 10 ] && [ -z "$bad" ] && t_pass ppl_peak_rss_not_below_rss \
+    || t_fail ppl_peak_rss_not_below_rss "$n interim lines; peak below RSS in: $bad"
+
 # ---- llama.cpp spellings: accepted, and listed in --help --------------------------
 help=$("$S" generate --help)
 missing=""

@@ -16,7 +16,14 @@ interrupt_when() {
     for _ in $(seq 1 200); do [ -s "$file" ] && break; sleep 0.05; done
     sleep 0.3
     kill -INT $pid
-    wait $pid; rc=$?
+    stop_or_kill $pid
+}
+# Waits for pid; one that ignores SIGINT (as the old code did in a background
+# job) is killed after 20 s, so the case fails (rc 137) instead of hanging.
+stop_or_kill() {
+    for _ in $(seq 1 100); do kill -0 "$1" 2>/dev/null || break; sleep 0.2; done
+    kill -0 "$1" 2>/dev/null && kill -KILL "$1"
+    wait "$1"; rc=$?
 }
 
 # ---- generate ---------------------------------------------------------------------
@@ -66,7 +73,7 @@ pid=$!
 for _ in $(seq 1 200); do grep -q "parameters" "$TMP/t2.err" 2>/dev/null && break; sleep 0.05; done
 sleep 0.2
 kill -INT $pid; sleep 0.05; kill -INT $pid
-wait $pid; rc=$?
+stop_or_kill $pid
 if [ $rc -eq 130 ] && [ ! -e "$TMP/m2.ckpt" ] && ! grep -q "interrupted" "$TMP/t2.err"; then t_pass second_sigint_exits_at_once
 else t_fail second_sigint_exits_at_once "rc $rc, checkpoint $(ls "$TMP"/m2.ckpt 2>&1): $(tail -c 200 "$TMP/t2.err")"; fi
 exit $FAILED
