@@ -91,11 +91,13 @@ test: all
 # libFuzzer targets (clang only): make fuzz CC=clang BUILD=build-fuzz
 # The library is built by the normal rules (per-ISA flags kept) with the fuzz
 # instrumentation above; linking the archive pulls in only what a target uses.
+# A target that fuzzes CLI code lists that object as a prerequisite below.
 FUZZ_SRC := $(sort $(wildcard fuzz/fuzz_*.c))
 fuzz: $(FUZZ_SRC:fuzz/%.c=$(BUILD)/fuzz/%)
-$(BUILD)/fuzz/%: fuzz/%.c $(LIB_A)
+$(BUILD)/fuzz/fuzz_replay: $(BUILD)/obj/tools/cli/chat_jsonl.o
+$(BUILD)/fuzz/%: fuzz/%.c fuzz/fuzz_util.h $(LIB_A)
 	@mkdir -p $(dir $@)
-	$(CC) $(CPPFLAGS) $(CFLAGS) -fsanitize=fuzzer -o $@ $< $(LIB_A) $(LDFLAGS) $(LDLIBS)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -fsanitize=fuzzer -o $@ $< $(filter %.o,$^) $(LIB_A) $(LDFLAGS) $(LDLIBS)
 
 install: $(CLI) $(LIB_A) $(LIB_SO)
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/lib/pkgconfig
@@ -108,6 +110,6 @@ install: $(CLI) $(LIB_A) $(LIB_SO)
 	    streamllm.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/streamllm.pc
 
 clean:
-	rm -rf build build-san
+	rm -rf build build-san build-fuzz
 
 -include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)

@@ -149,6 +149,10 @@ typedef struct {
 
 void sl_sampler_params_default(sl_sampler_params *p);
 
+/* The largest penalty_last_n sl_sampler_create accepts (its history is
+ * allocated up front). */
+#define SL_SAMPLER_MAX_LAST_N (1 << 20)
+
 typedef struct sl_sampler sl_sampler;
 sl_status sl_sampler_create(sl_sampler **out, const sl_sampler_params *p, int n_vocab,
                             sl_error *err);

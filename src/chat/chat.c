@@ -231,7 +231,9 @@ void sl_chat_get_info(const sl_chat *c, sl_chat_info *o) {
     o->n_sink = v->s->p.n_sink;
     o->n_pinned = kv->n_pinned;
     o->n_window = v->s->p.n_window;
-    o->cache_capacity = (size_t)kv->n_pinned + (size_t)v->s->p.n_window;
+    /* The slots the cache has: recompute holds the window plus the new token
+     * (fuzz_chat_state caught "13 / 12 tokens" from pinned + window). */
+    o->cache_capacity = (size_t)kv->n_pinned + (size_t)kv->n_ring;
     o->kv_bytes = sl_kv_bytes(kv);
     o->policy = v->s->p.policy;
 }
@@ -321,7 +323,14 @@ sl_status sl_chat_turn(sl_chat *c, const char *user, size_t len, long long n_rep
 
     for (size_t i = 0; i < n_ids; i++) sl_sampler_accept(v->smp, ids[i]);
     double t0 = sl_now_s();
-    rc = sl_session_feed(v->s, ids, n_ids, c->logits, NULL, err);
+    /* In slices when someone watches, so a long turn can show progress. */
+    const size_t slice = c->p.progress ? 256 : n_ids;
+    for (size_t done = 0; done < n_ids && rc == SL_OK;) {
+        size_t n = n_ids - done < slice ? n_ids - done : slice;
+        rc = sl_session_feed(v->s, ids + done, n, done + n == n_ids ? c->logits : NULL, NULL, err);
+        done += n;
+        if (c->p.progress) c->p.progress(c->p.progress_user, done, n_ids);
+    }
     free(ids);
     if (rc != SL_OK) return rc;
     double t1 = sl_now_s();

@@ -40,6 +40,11 @@ typedef struct {
     bool ignore_eos;           /* keep generating past end-of-turn tokens (tests) */
     sl_session_params session; /* n_keep is computed from the system prompt */
     sl_sampler_params sampler;
+    /* Called while a turn's prompt is fed, after each slice of it, with the
+     * tokens fed so far and the turn's total (done == total last). NULL: not
+     * called. The library prints nothing itself: a tool draws the progress. */
+    void (*progress)(void *user, size_t done, size_t total);
+    void *progress_user;
 } sl_chat_params;
 
 /* Defaults: vicuna, keep_system, the session and sampler defaults. */

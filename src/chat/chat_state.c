@@ -94,6 +94,11 @@ static sl_status parse_blob(const sl_session_state *ss, chat_conv *v, sl_chat_fa
     sp->penalty_last_n = (int32_t)sl_get_u32(p + 28);
     sp->seed = sl_get_u64(p + 32);
     p += 40;
+    /* The sampler allocates its history from this count: bound it as the
+     * CLI bounds --repeat-last-n (fuzz_chat_state: a 2.7 GB malloc). */
+    if (sp->penalty_last_n < 0 || sp->penalty_last_n > SL_SAMPLER_MAX_LAST_N)
+        return sl_fail(err, SL_ERR_FORMAT, "%s: saved repeat-last-n %d is out of range [0, %d]", path,
+                       (int)sp->penalty_last_n, SL_SAMPLER_MAX_LAST_N);
     uint64_t n_bounds = sl_get_u64(p);
     p += 8;
     size_t cap = chat_bounds_capacity(ss->params.n_window);

@@ -8,6 +8,9 @@
 double sl_now_s(void);
 /* Peak resident set size of this process in bytes (VmHWM), 0 if unknown. */
 uint64_t sl_peak_rss_bytes(void);
+/* Current and peak RSS in bytes from one reading, so that peak >= rss
+ * always holds when both are printed together (either may be NULL). */
+void sl_mem_snapshot(uint64_t *rss, uint64_t *peak);
 /* Current resident set size in bytes (VmRSS), 0 if unknown. */
 uint64_t sl_rss_bytes(void);
 /* Online CPU cores, at least 1. */

@@ -237,12 +237,13 @@ static sl_status read_vocab(const char *path, int want_n, vocab *v, sl_error *er
     sl_mapped_file f = {0};
     sl_status st = sl_mapped_file_open(&f, path, err);
     if (st != SL_OK) return st;
-    const unsigned char *p = f.data, *end = f.data + f.size;
     if (f.size < 4) {
         st = sl_fail(err, SL_ERR_FORMAT, "%s: %zu bytes is too small for a llama2.c tokenizer",
                      path, f.size);
         goto done;
     }
+    /* After the size check: an empty file maps to NULL, and NULL + 0 is UB. */
+    const unsigned char *p = f.data, *end = f.data + f.size;
     int32_t max_len = rd_i32(p);
     p += 4;
     if (max_len <= 0 || max_len > (1 << 20)) {

@@ -93,9 +93,9 @@ sl_status sl_sampler_create(sl_sampler **out, const sl_sampler_params *p, int n_
                        p->repeat_penalty);
     if (!isfinite(p->presence_penalty) || !isfinite(p->frequency_penalty))
         return sl_fail(err, SL_ERR_INVALID_ARG, "sampler: presence/frequency penalty must be finite");
-    if (p->penalty_last_n < 0)
-        return sl_fail(err, SL_ERR_INVALID_ARG, "sampler: penalty_last_n %d must be >= 0",
-                       p->penalty_last_n);
+    if (p->penalty_last_n < 0 || p->penalty_last_n > SL_SAMPLER_MAX_LAST_N)
+        return sl_fail(err, SL_ERR_INVALID_ARG, "sampler: penalty_last_n %d is out of range [0, %d]",
+                       p->penalty_last_n, SL_SAMPLER_MAX_LAST_N);
 
     sl_sampler *s = calloc(1, sizeof *s);
     if (!s) return sl_fail(err, SL_ERR_NOMEM, "sampler: out of memory");

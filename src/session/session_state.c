@@ -376,6 +376,19 @@ sl_status sl_session_state_open(sl_session_state *st, const sl_model *m, const c
     else if (st->floor > st->n_past) why = "eviction floor past the stream position";
     if (why) return bad(st, err, SL_ERR_FORMAT, "%s: inconsistent state file: %s", why);
 
+    /* Loading allocates the whole cache the file describes (window slots,
+     * not only the rows it holds): refuse one larger than this machine
+     * rather than let calloc succeed lazily and the process die later. */
+    long pages = sysconf(_SC_PHYS_PAGES), psz = sysconf(_SC_PAGE_SIZE);
+    double need = 2.0 * n_layer * ((double)n_pinned + (double)n_ring + 1) * row_bytes;
+    if (pages > 0 && psz > 0 && need > (double)pages * (double)psz) {
+        char msg[160];
+        snprintf(msg, sizeof msg, "its cache of %llu tokens needs %.1f GiB, more than the %.1f GiB of "
+                 "memory here", (unsigned long long)(n_pinned + n_ring), need / (1 << 30),
+                 (double)pages * (double)psz / (1 << 30));
+        return bad(st, err, SL_ERR_FORMAT, "%s: %s", msg);
+    }
+
     st->params.policy = (sl_policy)policy;
     st->params.kv_type = (sl_kv_type)kv_type;
     st->params.n_sink = (int)n_sink;

@@ -1,11 +1,14 @@
 /* corpus.c — reading and splitting training text (see corpus.h). */
 #include "train/corpus.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "core/error.h"
+#include "tokenizer/tokenizer.h"
 
 void sl_corpus_free(sl_corpus *c) {
     if (!c) return;
@@ -107,11 +110,28 @@ sl_status sl_corpus_load(sl_corpus *c, const char *const *paths, int n, double h
     size_t total = 0;
     for (int i = 0; i < n; i++) {
         size_t len = 0;
+        struct stat sb;
+        if (stat(paths[i], &sb) == 0 && S_ISDIR(sb.st_mode)) {
+            sl_corpus_free(c);
+            return sl_fail(err, SL_ERR_IO, "%s: is a directory, expected a corpus text file", paths[i]);
+        }
+        errno = 0;
         char *s = read_all(paths[i], &len);
         c->name[i] = strdup(paths[i]);
         if (!s) {
+            int e = errno;
             sl_corpus_free(c);
-            return sl_fail(err, SL_ERR_IO, "%s: cannot read the corpus file", paths[i]);
+            return sl_fail(err, SL_ERR_IO, "%s: cannot read the corpus file%s%s", paths[i], e ? ": " : "",
+                           e ? strerror(e) : "");
+        }
+        /* Checked on the file as read, so the offset is one an editor shows. */
+        size_t bad = sl_utf8_validate(s, len);
+        if (bad != (size_t)-1) {
+            unsigned char b = (unsigned char)s[bad];
+            free(s);
+            sl_corpus_free(c);
+            return sl_fail(err, SL_ERR_FORMAT, "%s: not UTF-8 text: invalid byte 0x%02X at byte offset %zu",
+                           paths[i], b, bad);
         }
         len = clean(s, len, strip_gutenberg, &c->stripped[i]);
         /* cut at the first paragraph break after the split point */

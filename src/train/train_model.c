@@ -47,10 +47,14 @@ void sl_train_weights_bind(sl_train_weights *w, sl_train_layer *layers, const sl
 
 static size_t max3(size_t a, size_t b, size_t c) { return a > b ? (a > c ? a : c) : (b > c ? b : c); }
 
-/* A transpose buffer holds any weight (N, K) or activation (M, N) of the pass. */
+/* A transpose buffer holds any weight (N, K) or activation (M, N) of the pass:
+ * the attention weights are (E, E), which the other terms do not cover when
+ * the embedding is wider than the vocabulary, ff and B x ctx (fuzz_train_ckpt
+ * found the overflow). */
 static size_t tmp_floats(const sl_train_config *c, int B) {
     size_t M = (size_t)B * c->n_ctx, E = (size_t)c->n_embd, F = (size_t)c->n_ff, V = (size_t)c->n_vocab;
-    return max3(M * max3(V, F, E), V * E, F * E);
+    size_t w = max3(V * E, F * E, E * E);
+    return M * max3(V, F, E) > w ? M * max3(V, F, E) : w;
 }
 
 /* Floats of activations and scratch, in one formula shared by the estimate and

@@ -92,7 +92,7 @@ awk -F, -v mn="$mn" 'NR > 1 { s += $4; n++; if ($1 != "streaming" || $2 != n || 
     END { exit !(bad == 0 && n > 0 && (s / n - mn) ^ 2 < 1e-12) }' "$TMP/nll.csv" \
     && t_pass ppl_nll_out_mean || t_fail ppl_nll_out_mean "rows do not average to mean_nll $mn"
 keys=$(grep -o '"[a-z_]*":' "$TMP/one.json" | tr -d '":' | tr '\n' ' ')
-[ "$keys" = "policy sinks window tokens mean_nll ppl tok_per_s peak_rss_bytes " ] \
+[ "$keys" = "policy sinks window tokens mean_nll ppl tok_per_s peak_rss_bytes partial " ] \
     && t_pass ppl_json_keys || t_fail ppl_json_keys "keys: $keys"
 
 # --- incremental reading does not change the tokens ---------------------------
@@ -139,7 +139,7 @@ expect_error ppl_err_missing 'nope.txt.*cannot open' ppl -f "$TMP/nope.txt"
 expect_error ppl_err_missing_second 'nope.txt.*cannot open' ppl -f "$TS" -f "$TMP/nope.txt"
 expect_error ppl_err_window0 '--window' ppl -f "$TS" --window 0
 expect_error ppl_err_sinks '--sinks' ppl -f "$TS" --sinks 100000
-expect_error ppl_err_too_big 'memory' ppl -f "$TS" --window 268435456 --kv-type f32
+expect_error ppl_err_too_big 'memory' ppl -f "$TS" --window 268435456 --kv-type f32 --allow-overflow
 expect_error ppl_err_no_text 'no text' ppl
 expect_error ppl_err_policy 'policy' ppl -f "$TS" --policy sliding
 exit $FAILED

@@ -24,7 +24,7 @@ expect_error tok_missing_text 'give the text with -p TEXT or -f FILE' "$SL_BIN" 
 expect_error tok_p_and_f 'cannot be used together' "$SL_BIN" tokenize -m "$SPM" -p a -f "$TMP/x"
 expect_error tok_missing_input_file 'nope.txt: cannot open' "$SL_BIN" tokenize -m "$SPM" -f "$TMP/nope.txt"
 printf 'good\xc3(bad' > "$TMP/bad.txt"
-expect_error tok_invalid_utf8 'invalid UTF-8 at byte offset 4' "$SL_BIN" tokenize -m "$SPM" -f "$TMP/bad.txt"
+expect_error tok_invalid_utf8 'bad.txt: invalid UTF-8 at byte offset 4' "$SL_BIN" tokenize -m "$SPM" -f "$TMP/bad.txt"
 
 # ---- every fixture case, through -p -----------------------------------------------
 # name.inp: cases separated by "\n__ggml_vocab_test__\n"; name.out: one line

@@ -456,6 +456,49 @@ static void test_chat_roundtrip_synth(void) {
     sl_model_free(m);
 }
 
+/* A save file whose (checksummed) chat blob asks for a huge sampler history
+ * is refused by name before anything is allocated; fuzz_chat_state found
+ * the 2.7 GB malloc it used to make. The CRC is recomputed after the edit,
+ * so only the field check can catch it. */
+static void test_chat_load_huge_last_n(void) {
+    sl_model *m = load(synth_model("chat-last-n", 1, 0));
+    if (!m) {
+        T_CHECK(0, "cannot build the synthetic model");
+        return;
+    }
+    sl_chat_params cp;
+    sl_chat_params_default(&cp);
+    cp.session.n_threads = 1;
+    sl_error err = {0};
+    sl_chat *c = NULL;
+    char path[512];
+    snprintf(path, sizeof path, "%s/last-n.chat", t_tmpdir());
+    T_CHECK(sl_chat_create(&c, m, &cp, "Hi.", &err) == SL_OK, "%s", err.msg);
+    T_CHECK(c && sl_chat_save(c, path, &err) == SL_OK, "save: %s", err.msg);
+    FILE *fp = fopen(path, "rb");
+    static unsigned char buf[1 << 20];
+    size_t n = fp ? fread(buf, 1, sizeof buf, fp) : 0;
+    if (fp) fclose(fp);
+    unsigned char *blob = NULL;
+    for (size_t i = 32; i + 4 <= n && !blob; i++)
+        if (!memcmp(buf + i, "SLCH", 4)) blob = buf + i;
+    T_CHECK(blob && blob + 84 <= buf + n, "no chat blob in the save file");
+    if (blob && blob + 84 <= buf + n) {
+        const uint32_t huge = 0x7fffffff; /* penalty_last_n: blob offset 20 + 32 + 28 */
+        memcpy(blob + 80, &huge, 4);
+        uint32_t crc = sl_crc32(0, buf + 32, n - 32);
+        memcpy(buf + 24, &crc, 4);
+        fp = fopen(path, "wb");
+        T_CHECK(fp && fwrite(buf, 1, n, fp) == n, "rewrite");
+        if (fp) fclose(fp);
+        sl_status st = sl_chat_load(c, path, &err);
+        T_CHECK(st == SL_ERR_FORMAT && strstr(err.msg, "repeat-last-n 2147483647 is out of range"),
+                "load gave status %d: %s", (int)st, st ? err.msg : "ok");
+    }
+    sl_chat_free(c);
+    sl_model_free(m);
+}
+
 static void test_chat_roundtrip_stories(void) {
     const char *bin = t_shared_file("models/stories260K.bin");
     char tok[4096];
@@ -498,6 +541,7 @@ int main(void) {
     T_RUN(test_foreign_and_missing);
     T_RUN(test_apply_other_shape);
     T_RUN(test_chat_roundtrip_synth);
+    T_RUN(test_chat_load_huge_last_n);
     T_RUN(test_chat_roundtrip_stories);
     return T_DONE();
 }

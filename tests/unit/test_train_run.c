@@ -103,6 +103,32 @@ static void test_short_run_lowers_loss(void) {
     sl_pool_free(pool);
 }
 
+/* An embedding wider than the vocabulary, ff and batch x ctx: the (E, E)
+ * attention weights are the largest thing the backward pass transposes.
+ * The scratch buffer once missed that case (a heap overflow that ASan and
+ * fuzz_train_ckpt report); the step must also give a finite, near-uniform
+ * first loss. */
+static void test_wide_embedding_step(void) {
+    sl_pool *pool;
+    sl_error err;
+    sl_pool_create(&pool, 1, &err);
+    sl_train_config c = cfg_tiny(-1, false);
+    c.n_embd = 320, c.n_head = 4, c.n_ff = 32, c.n_ctx = 2;
+    sl_train_opts o;
+    opts_tiny(&o, 2);
+    o.batch = 1;
+    sl_trainer t;
+    T_CHECK(sl_trainer_init(&t, &c, &o, pool, g_data, g_n, &err) == SL_OK, "%s", err.msg);
+    if (t_case_failed) return;
+    sl_trainer_step(&t);
+    T_CHECK(isfinite(t.loss) && fabs(t.loss - log(300.0)) < 1.0, "first loss %.3f, uniform %.3f", t.loss,
+            log(300.0));
+    sl_trainer_step(&t);
+    T_CHECK(isfinite(t.loss), "second loss %.3f", t.loss);
+    sl_trainer_free(&t);
+    sl_pool_free(pool);
+}
+
 static void test_accumulation_equals_big_batch(void) {
     sl_error err;
     sl_train_config c = cfg_tiny(-1, false);
@@ -283,6 +309,7 @@ int main(void) {
     if (setup() != 0) return 1;
     T_RUN(test_lr_schedule);
     T_RUN(test_short_run_lowers_loss);
+    T_RUN(test_wide_embedding_step);
     T_RUN(test_accumulation_equals_big_batch);
     T_RUN(test_resume_is_bit_exact);
     T_RUN(test_engine_matches_vanilla);

@@ -42,6 +42,9 @@ void chat_sink_free(chat_sink *s);
  * memory). last may be NULL before the first turn. */
 void chat_print_stats(FILE *fp, const sl_chat *c, const sl_chat_turn_stats *last);
 
+/* sl_chat_params.progress for a terminal: user is a cli_progress. */
+void chat_prefill_progress(void *user, size_t done, size_t total);
+
 int chat_run_replay(sl_chat *c, const chat_opts *o);
 int chat_run_interactive(sl_chat *c, const chat_opts *o);
 

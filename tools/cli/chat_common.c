@@ -7,6 +7,7 @@
 #include "chat_cli.h"
 #include "cli.h"
 #include "cli_flags.h"
+#include "cli_progress.h"
 #include "core/sys_stats.h"
 
 volatile sig_atomic_t chat_interrupted;
@@ -75,7 +76,19 @@ void chat_print_stats(FILE *fp, const sl_chat *c, const sl_chat_turn_stats *last
     else
         fprintf(fp, "speed          mean %.1f tok/s\n",
                 in.decode_s > 0 ? (double)in.generated / in.decode_s : 0.0);
+    uint64_t rss, peak;
+    sl_mem_snapshot(&rss, &peak);
     fprintf(fp, "memory         KV cache %.2f MiB (fixed), RSS %.2f MiB, peak %.2f MiB\n",
-            mib(in.kv_bytes), mib(sl_rss_bytes()), mib(sl_peak_rss_bytes()));
+            mib(in.kv_bytes), mib(rss), mib(peak));
     fflush(fp);
+}
+
+void chat_prefill_progress(void *user, size_t done, size_t total) {
+    cli_progress *p = user;
+    if (done <= 256 || done == total) {
+        if (done == total) cli_progress_end(p);
+        if (done <= 256 && done != total) cli_progress_start(p, "prefill", "tok", total);
+        if (done == total) return;
+    }
+    cli_progress_update(p, done);
 }

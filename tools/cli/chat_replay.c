@@ -14,6 +14,8 @@
 #include <string.h>
 
 #include "chat_cli.h"
+#include "chat_jsonl.h"
+#include "cli_progress.h"
 #include "cli.h"
 #include "cli_flags.h"
 #include "core/sys_stats.h"
@@ -48,24 +50,6 @@ static void json_header(FILE *fp, const sl_chat *c, const chat_opts *o) {
     fputs(", \"turns\": [\n", fp);
 }
 
-/* Checks that a parsed line is {"turns": ["...", ...], ...}. Returns the
- * array, or NULL after reporting why. */
-static json_t *line_turns(json_t *root, const char *file, unsigned long lineno) {
-    json_t *turns = json_is_object(root) ? json_object_get(root, "turns") : NULL;
-    if (!json_is_array(turns)) {
-        fprintf(stderr, "streamllm chat: %s:%lu: malformed line: expected an object with a "
-                        "\"turns\" array (line skipped)\n", file, lineno);
-        return NULL;
-    }
-    for (size_t i = 0; i < json_array_size(turns); i++)
-        if (!json_is_string(json_array_get(turns, i))) {
-            fprintf(stderr, "streamllm chat: %s:%lu: malformed line: turns[%zu] is not a string "
-                            "(line skipped)\n", file, lineno, i);
-            return NULL;
-        }
-    return turns;
-}
-
 int chat_run_replay(sl_chat *c, const chat_opts *o) {
     FILE *fp = fopen(o->replay, "rb");
     if (!fp) cli_die("--replay %s: cannot open: %s", o->replay, strerror(errno));
@@ -81,6 +65,10 @@ int chat_run_replay(sl_chat *c, const chat_opts *o) {
                 in.n_pinned - in.n_sink, in.n_window, in.cache_capacity, o->n_predict);
     }
 
+    /* With --json nothing readable reaches the terminal until the end: a
+     * progress line (terminal only) shows the turns done. */
+    cli_progress bar;
+    cli_progress_start(&bar, "replay", "turns", 0);
     char *line = NULL;
     size_t cap = 0;
     ssize_t n;
@@ -89,23 +77,13 @@ int chat_run_replay(sl_chat *c, const chat_opts *o) {
     sl_error err = {0};
     while (!stop && (n = getline(&line, &cap, fp)) != -1) {
         lineno++;
-        size_t len = (size_t)n;
-        while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r')) len--;
-        size_t k = 0;
-        while (k < len && (line[k] == ' ' || line[k] == '\t')) k++;
-        if (k == len) continue; /* blank lines are not turns */
-        json_error_t je;
-        json_t *root = json_loadb(line, len, 0, &je);
-        if (!root) {
-            fprintf(stderr, "streamllm chat: %s:%lu:%d: malformed JSON: %s (line skipped)\n",
-                    o->replay, lineno, je.column, je.text);
+        json_t *root, *turns;
+        char why[256];
+        chat_jsonl_kind kind = chat_jsonl_parse(line, (size_t)n, &root, &turns, why, sizeof why);
+        if (kind == CHAT_JSONL_BLANK) continue; /* blank lines are not turns */
+        if (kind == CHAT_JSONL_MALFORMED) {
+            fprintf(stderr, "streamllm chat: %s:%lu%s (line skipped)\n", o->replay, lineno, why);
             n_bad++;
-            continue;
-        }
-        json_t *turns = line_turns(root, o->replay, lineno);
-        if (!turns) {
-            n_bad++;
-            json_decref(root);
             continue;
         }
         for (size_t i = 0; i < json_array_size(turns) && !stop; i++) {
@@ -153,11 +131,13 @@ int chat_run_replay(sl_chat *c, const chat_opts *o) {
                             ts.overlong ? " | turn longer than the window: streamed through" : "");
             }
             fflush(out);
+            if (o->json) cli_progress_update(&bar, n_turns);
             chat_sink_free(&sink);
             if (chat_interrupted) stop = true;
         }
         json_decref(root);
     }
+    cli_progress_end(&bar);
     bool read_error = !stop && ferror(fp);
     free(line);
     fclose(fp);

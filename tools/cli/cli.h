@@ -30,6 +30,11 @@ const char *cli_value(int argc, char **argv, int *i);
  * with the path on failure. *len gets the byte count. Caller frees. */
 char *cli_read_file(const char *path, size_t *len);
 
+/* llama.cpp's -e: rewrites \n \t \r \\ \" \' and \xNN in s[0..len) in
+ * place (unknown escapes stay as written); returns the new length and
+ * NUL-terminates. */
+size_t cli_unescape(char *s, size_t len);
+
 /* The model used when no -m is given: $STREAMLLM_MODEL, else the embedded
  * default next to the binary (../models/) or in the source tree. Returns NULL
  * when none exists. */

@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "cli_check.h"
 #include "cli_flags.h"
 #include "plot.h"
 #include "text_stream.h"
@@ -37,14 +38,14 @@ static void usage(void) {
            "gnuplot), and prints per layer the average share of attention on the first\n"
            "token, on the first 4 tokens, on the previous token and on the token itself.\n"
            "Averages run over queries 1..N-1: query 0 can only attend to itself.\n\n"
-           "  -m FILE             GGUF model\n"
-           "  -f FILE             text (several -f are concatenated)\n"
+           "  -m, --model FILE    GGUF model\n"
+           "  -f, --file FILE     text (several -f are concatenated)\n"
            "  --tokens N          tokens to feed, 2..trained context (default 64)\n"
            "  --layers L          all (default) or a comma list such as 0,3\n"
            "  --out PREFIX        output prefix (default 'attn')\n"
            "  --json              print the table as JSON\n"
            "  -t, --threads N     threads (default: number of cores)\n"
-           "  --kv-type T         f16 (default) | f32\n");
+           "  --kv-type T         f16 (default) | f32 | q8_0\n");
 }
 
 typedef struct {
@@ -105,6 +106,10 @@ static void parse_layers(const char *s, int n_layer, bool *sel) {
         sel[v] = true;
         p = *end ? end + 1 : end;
     }
+    /* "" or "," select nothing: refused here, not divided by later. */
+    int n = 0;
+    for (int l = 0; l < n_layer; l++) n += sel[l];
+    if (n == 0) cli_die("--layers: '%s' selects no layer: pass 'all' or a comma list such as 0,3", s);
 }
 
 int cmd_attn(int argc, char **argv) {
@@ -136,6 +141,7 @@ int cmd_attn(int argc, char **argv) {
     }
     if (n_files == 0) cli_die("no text: pass -f FILE");
     text_stream_check_files(files, n_files);
+    cli_check_writable("--out", out, "_layer0.csv");
 
     sl_model *m = cli_load_model(model_path);
     sl_model_info info;

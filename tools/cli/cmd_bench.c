@@ -14,6 +14,7 @@
 
 #include "bench.h"
 #include "cli.h"
+#include "cli_progress.h"
 #include "cli_flags.h"
 #include "core/sys_stats.h"
 #include "tensor/quant.h"
@@ -42,10 +43,10 @@ static void usage(void) {
            "Prefill: -p random tokens into an empty cache (logits of the last only).\n"
            "Decode: -n tokens one at a time into an empty cache (logits of each).\n"
            "Medians, min and max over --reps runs after a warm-up run.\n\n"
-           "  -m FILE             GGUF model\n"
+           "  -m, --model FILE    GGUF model\n"
            "  -p N                prompt tokens (default 512; 0 skips prefill)\n"
            "  -n N                decoded tokens (default 128; 0 skips decode)\n"
-           "  --reps N            repetitions (default 5)\n"
+           "  -r, --reps N        repetitions (default 5; llama-bench also spells it --repetitions)\n"
            "  --json              one JSON object on stdout instead of the tables\n"
            "  --positions LIST    decode ms/token after streaming that many tokens through the\n"
            "                      cache (fed in --batch chunks without logits or sampling)\n"
@@ -137,11 +138,16 @@ static void stream_to(bench_ctx *b, uint64_t pos, bool jump) {
         b->s->kv.n_past = pos - W;
         b->s->n_fed = pos - W;
     }
+    /* A deep position without --jump is a long prefill: show it on a terminal. */
+    cli_progress bar;
+    cli_progress_start(&bar, "bench: streaming to position", "tok", pos);
     while (sl_session_n_past(b->s) < pos) {
         uint64_t left = pos - sl_session_n_past(b->s);
         size_t n = left < b->n_toks ? (size_t)left : b->n_toks;
         feed(b, b->toks, n, NULL);
+        cli_progress_update(&bar, sl_session_n_past(b->s));
     }
+    cli_progress_end(&bar);
 }
 
 static void session_open(bench_ctx *b, const sl_session_params *sp) {
@@ -250,9 +256,8 @@ static int bench_model(const bench_opts *o) {
         }
         pos_ms[i] = bench_summarize(v, reps).med;
         pos_window = b.s->p.n_window;
-        pos_rss[i] = sl_rss_bytes();
+        sl_mem_snapshot(&pos_rss[i], &pos_peak[i]);
         pos_anon[i] = rss_anon_bytes();
-        pos_peak[i] = sl_peak_rss_bytes();
     }
 
     /* Streaming vs sliding-window re-computation at each window. */
@@ -360,7 +365,7 @@ int cmd_bench(int argc, char **argv) {
         } else if (!strcmp(a, "-m") || !strcmp(a, "--model")) o.model = cli_value(argc, argv, &i);
         else if (!strcmp(a, "-p")) o.p = (int)cli_parse_int(a, cli_value(argc, argv, &i), 0, 1 << 20);
         else if (!strcmp(a, "-n")) o.n = (int)cli_parse_int(a, cli_value(argc, argv, &i), 0, 1 << 20);
-        else if (!strcmp(a, "--reps")) o.reps = (int)cli_parse_int(a, cli_value(argc, argv, &i), 1, 1000);
+        else if (!strcmp(a, "--reps") || !strcmp(a, "-r") || !strcmp(a, "--repetitions")) o.reps = (int)cli_parse_int(a, cli_value(argc, argv, &i), 1, 1000);
         else if (!strcmp(a, "--json")) o.json = true;
         else if (!strcmp(a, "--kernels")) o.kernels = true;
         else if (!strcmp(a, "--jump")) o.jump = true;

@@ -7,7 +7,10 @@
 
 #include "chat_cli.h"
 #include "cli.h"
+#include "cli_check.h"
+#include "cli_progress.h"
 #include "cli_flags.h"
+#include "chat/chat_internal.h"
 #include "model/model.h"
 
 static void usage(void) {
@@ -18,8 +21,8 @@ static void usage(void) {
            "memory and speed stay the same at turn 1,000 as at turn 1. What leaves the\n"
            "window is forgotten. A single turn longer than the window still streams\n"
            "through (the window then starts inside it until the next turn).\n\n"
-           "  -m FILE             GGUF model\n"
-           "  -n N                reply cap in tokens per turn (default 256, -1 = none:\n"
+           "  -m, --model FILE    GGUF model\n"
+           "  -n, --n-predict N   reply cap in tokens per turn (default 256, -1 = none:\n"
            "                      then no room is reserved and long replies stream through)\n"
            "  --template NAME     chat format: %s\n"
            "                      (default: detected from tokenizer.chat_template; a model\n"
@@ -40,10 +43,53 @@ static void usage(void) {
            sl_chat_family_list(), CLI_SAMPLER_HELP, CLI_SESSION_HELP);
 }
 
+/* --load brings the saved template, cache shape and sampler settings. A flag
+ * given with it must agree with the file (then it is applied as it is);
+ * one that differs is refused by name rather than silently ignored. Only
+ * -t/--threads and --batch are this run's own. */
+static void check_load_flags(const sl_chat *c, const char *path, const sl_chat_params *want,
+                             bool template_given, const char *const *given, int n_given) {
+    sl_chat_info in;
+    sl_chat_get_info(c, &in);
+    const sl_session_params *sp = &c->v.s->p;
+    const sl_sampler_params *sa = &c->v.sampler_params, *wa = &want->sampler;
+    const sl_session_params *ws = &want->session;
+    if (template_given && want->family != in.family)
+        cli_die("--template %s: %s was saved with template %s; drop --template (--load restores it)",
+                sl_chat_family_name(want->family), path, sl_chat_family_name(in.family));
+    for (int k = 0; k < n_given; k++) {
+        const char *f = given[k];
+        bool same;
+        if (!strcmp(f, "--policy")) same = ws->policy == sp->policy;
+        else if (!strcmp(f, "--sinks")) same = ws->n_sink == in.n_sink;
+        else if (!strcmp(f, "--window")) same = ws->n_window == in.n_window;
+        else if (!strcmp(f, "--kv-type")) same = ws->kv_type == sp->kv_type;
+        else if (!strcmp(f, "--allow-overflow")) same = sp->allow_overflow;
+        else if (!strcmp(f, "--no-keep-system")) same = !in.keep_system;
+        else if (!strcmp(f, "--temp")) same = wa->temp == sa->temp;
+        else if (!strcmp(f, "--top-k")) same = wa->top_k == sa->top_k;
+        else if (!strcmp(f, "--top-p")) same = wa->top_p == sa->top_p;
+        else if (!strcmp(f, "--min-p")) same = wa->min_p == sa->min_p;
+        else if (!strcmp(f, "--repeat-penalty")) same = wa->repeat_penalty == sa->repeat_penalty;
+        else if (!strcmp(f, "--repeat-last-n")) same = wa->penalty_last_n == sa->penalty_last_n;
+        else if (!strcmp(f, "--presence-penalty")) same = wa->presence_penalty == sa->presence_penalty;
+        else if (!strcmp(f, "--frequency-penalty")) same = wa->frequency_penalty == sa->frequency_penalty;
+        else if (!strcmp(f, "--seed") || !strcmp(f, "-s")) same = wa->seed == sa->seed;
+        else same = false; /* --keep, -c: the saved cache decides */
+        if (!same)
+            cli_die("%s: differs from what %s was saved with; drop it (--load restores the template, "
+                    "cache shape and sampler settings; only -t/--threads and --batch apply)",
+                    f, path);
+    }
+}
+
 int cmd_chat(int argc, char **argv) {
     chat_opts o = {0};
     o.n_predict = 256;
     const char *template_name = NULL, *system_file = NULL;
+    const char **given = calloc((size_t)argc + 1, sizeof *given); /* flags a --load file also sets */
+    int n_given = 0;
+    if (!given) cli_die("out of memory");
     sl_chat_params cp;
     sl_chat_params_default(&cp);
 
@@ -51,6 +97,7 @@ int cmd_chat(int argc, char **argv) {
         const char *a = argv[i];
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
             usage();
+            free(given);
             return 0;
         } else if (!strcmp(a, "-m") || !strcmp(a, "--model")) o.model_path = cli_value(argc, argv, &i);
         else if (!strcmp(a, "-n") || !strcmp(a, "--n-predict"))
@@ -58,20 +105,26 @@ int cmd_chat(int argc, char **argv) {
         else if (!strcmp(a, "--template")) template_name = cli_value(argc, argv, &i);
         else if (!strcmp(a, "--system")) o.system = cli_value(argc, argv, &i);
         else if (!strcmp(a, "--system-file")) system_file = cli_value(argc, argv, &i);
-        else if (!strcmp(a, "--no-keep-system")) cp.keep_system = false;
+        else if (!strcmp(a, "--no-keep-system")) cp.keep_system = false, given[n_given++] = a;
         else if (!strcmp(a, "--replay")) o.replay = cli_value(argc, argv, &i);
         else if (!strcmp(a, "--json")) o.json = true;
         else if (!strcmp(a, "--load")) o.load = cli_value(argc, argv, &i);
         else if (!strcmp(a, "--ignore-eos")) cp.ignore_eos = true;
         else if (!strcmp(a, "--quiet")) o.quiet = true;
-        else if (cli_session_flag(argc, argv, &i, &cp.session)) continue;
-        else if (cli_sampler_flag(argc, argv, &i, &cp.sampler)) continue;
+        else if (cli_session_flag(argc, argv, &i, &cp.session)) {
+            /* Threads and batch are how this process runs; the rest is the
+             * cache shape a saved conversation brings with it. */
+            if (strcmp(a, "-t") && strcmp(a, "--threads") && strcmp(a, "--batch")) given[n_given++] = a;
+        } else if (cli_sampler_flag(argc, argv, &i, &cp.sampler)) {
+            given[n_given++] = a;
+        }
         else cli_die("unknown flag '%s' (see streamllm chat --help)", a);
     }
     if (o.system && system_file) cli_die("--system and --system-file are exclusive");
     if (o.json && !o.replay) cli_die("--json needs --replay (interactive output is plain text)");
     if (o.load && (o.system || system_file))
         cli_die("--load restores the saved system prompt: drop --system/--system-file");
+
     char *sys_buf = NULL;
     if (system_file) {
         size_t n;
@@ -88,6 +141,15 @@ int cmd_chat(int argc, char **argv) {
     }
 
     sl_model *m = cli_load_model(o.model_path);
+    if (!o.load) {
+        /* Checked, not resolved: chat sizes its window around the system prompt. */
+        sl_session_params g = cp.session;
+        if (g.n_window > 0 || cli_ctx_size_flag() > 0) cli_check_geometry(&g, m->hp.n_ctx_train);
+        else if (g.policy == SL_POLICY_STREAMING && g.n_sink >= m->hp.n_ctx_train)
+            cli_die("--sinks %d leaves no window in the model's trained context (%d)", g.n_sink,
+                    m->hp.n_ctx_train);
+        cp.session.n_window = g.n_window;
+    }
     if (!template_name && !o.load) {
         sl_chat_detect_result how;
         cp.family = sl_chat_family_for_model(m, &how);
@@ -102,10 +164,18 @@ int cmd_chat(int argc, char **argv) {
                     sl_chat_family_name(cp.family), sl_chat_family_list());
     }
 
+    /* Long turns (a pasted document, a replayed file) show a progress line on a terminal. */
+    static cli_progress prefill_bar;
+    cp.progress = chat_prefill_progress;
+    cp.progress_user = &prefill_bar;
     sl_error err = {0};
     sl_chat *c = NULL;
     cli_check(sl_chat_create(&c, m, &cp, o.system, &err), &err);
-    if (o.load) cli_check(sl_chat_load(c, o.load, &err), &err);
+    if (o.load) {
+        cli_check(sl_chat_load(c, o.load, &err), &err);
+        check_load_flags(c, o.load, &cp, template_name != NULL, given, n_given);
+    }
+    free(given);
 
     chat_install_sigint();
     int rc = o.replay ? chat_run_replay(c, &o) : chat_run_interactive(c, &o);

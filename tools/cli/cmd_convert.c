@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "cli_check.h"
 #include "model/llama2c.h"
 
 static void usage(FILE *fp) {
@@ -39,6 +40,7 @@ int cmd_convert(int argc, char **argv) {
     if (!model) cli_die("--from-llama2c MODEL.bin is required (the only source format so far)");
     if (!tok) cli_die("--tokenizer TOK.bin is required (llama2.c checkpoints carry no vocab)");
     if (!out) cli_die("-o OUT.gguf is required");
+    cli_check_writable("-o", out, NULL); /* before the work, not after it */
 
     sl_llama2c_config c;
     sl_error err = {0};

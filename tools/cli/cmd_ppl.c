@@ -23,6 +23,8 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "cli_check.h"
+#include "cli_signal.h"
 #include "cli_flags.h"
 #include "core/sys_stats.h"
 #include "plot.h"
@@ -42,8 +44,8 @@ static void usage(void) {
            "StreamingLLM paper's eval_long_ppl.py. The text is read and tokenized in\n"
            "bounded chunks (cut at line breaks, so the tokens are those of the whole\n"
            "text): millions of tokens run in constant memory under the streaming policy.\n\n"
-           "  -m FILE             GGUF model\n"
-           "  -f FILE             text (UTF-8); several -f are concatenated\n"
+           "  -m, --model FILE    GGUF model\n"
+           "  -f, --file FILE     text (UTF-8); several -f are concatenated\n"
            "  --repeat K          loop over the files K times (default 1)\n"
            "  --policy P          streaming (default) | window | dense | recompute | all\n"
            "  --sinks N           sink tokens of the streaming cache (default 4)\n"
@@ -59,12 +61,15 @@ static void usage(void) {
            "  --report-every N    interim stats every N tokens (default: 10K, 100K, 1M, ...)\n"
            "  --json              one JSON object per run (an array with --policy all)\n"
            "  --chunk-bytes N     text read/tokenize chunk (default 65536; for tests)\n"
-           "  --kv-type T         f16 (default) | f32\n"
+           "  --kv-type T         f16 (default) | f32 | q8_0\n"
+           "  --allow-overflow    accept sinks + window larger than the trained context\n"
            "  --batch N           tokens per forward call (default 64; results do not depend\n"
            "                      on it: 1 is the literal token-by-token loop)\n"
            "  -t, --threads N     threads (default: number of cores)\n\n"
            "stdout: the result (or JSON); stderr: the progress bar (on a terminal only) and\n"
-           "interim lines at 10K, 100K, 1M ... tokens with tok/s and RSS.\n");
+           "interim lines at 10K, 100K, 1M ... tokens with tok/s and RSS.\n"
+           "Ctrl-C stops the run and prints the PPL of the tokens scored so far, marked\n"
+           "partial (CSV and JSON written as well); a second Ctrl-C exits at once.\n");
 }
 
 /* Compensated (Neumaier) sum: a million NLLs add up without drift. */
@@ -95,6 +100,7 @@ typedef struct {
     uint64_t tokens;    /* predictions scored */
     double mean_nll, ppl, tok_per_s, seconds;
     uint64_t peak_rss;
+    bool partial;       /* stopped by Ctrl-C: the numbers cover the tokens scored so far */
 } ppl_result;
 
 typedef struct {
@@ -127,7 +133,7 @@ static void reset_peak_rss(void) {
  * malloc may succeed lazily and the process would die later, mid-run. */
 static void check_cache_memory(const ppl_ctx *c, sl_policy pol, uint64_t slots, uint64_t n_pred) {
     const sl_model_info *in = &c->info;
-    double elem = c->sp.kv_type == SL_KV_F32 ? 4.0 : 2.0;
+    double elem = c->sp.kv_type == SL_KV_F32 ? 4.0 : c->sp.kv_type == SL_KV_Q8_0 ? 34.0 / 32 : 2.0;
     double bytes = 2.0 * in->n_layer * (double)slots * in->n_head_kv * in->head_dim * elem;
     long pages = sysconf(_SC_PHYS_PAGES), psz = sysconf(_SC_PAGE_SIZE);
     if (pages <= 0 || psz <= 0) return;
@@ -222,7 +228,12 @@ static void run_policy(const ppl_ctx *c, sl_policy pol, uint64_t n_pred, nll_cur
     ksum nll = {0, 0};
     double t0 = sl_now_s(), t_rep = t0, t_bar = t0;
     uint64_t done_rep = 0;
+    bool stopped = false;
     while (have > 0 && done < limit) {
+        if (cli_interrupted()) {
+            stopped = true;
+            break;
+        }
         size_t want = B;
         if (limit - done < want) want = (size_t)(limit - done);
         if (next_report - done < want) want = (size_t)(next_report - done); /* report exactly there */
@@ -243,13 +254,15 @@ static void run_policy(const ppl_ctx *c, sl_policy pol, uint64_t n_pred, nll_cur
         double now = sl_now_s();
         if (done == next_report) {
             double tps = now > t_rep ? (double)(done - done_rep) / (now - t_rep) : 0;
+            uint64_t rss, peak;
+            sl_mem_snapshot(&rss, &peak);
             if (c->progress) fputs("\r\033[K", stderr);
             fprintf(stderr,
                     "[ppl] %s: %llu tokens, PPL so far %.4f, %.1f tok/s over the last %llu, "
                     "RSS %.2f MiB (peak %.2f MiB), cache %zu tokens\n",
                     name, (unsigned long long)done, exp(ksum_get(&nll) / done), tps,
-                    (unsigned long long)(done - done_rep), mib(sl_rss_bytes()),
-                    mib(sl_peak_rss_bytes()), sl_session_cache_len(s));
+                    (unsigned long long)(done - done_rep), mib(rss), mib(peak),
+                    sl_session_cache_len(s));
             t_rep = now;
             done_rep = done;
             next_report = c->report_every ? next_report + c->report_every : next_report * 10;
@@ -261,6 +274,7 @@ static void run_policy(const ppl_ctx *c, sl_policy pol, uint64_t n_pred, nll_cur
     }
     double t1 = sl_now_s();
     if (c->progress) fputs("\r\033[K", stderr);
+    if (done == 0 && stopped) cli_die("interrupted (Ctrl-C) before the first token was scored");
     if (done == 0) die_too_short();
     if (curve) nll_curve_finish(curve, done, ksum_get(&nll));
     if (ts.n_loose)
@@ -278,6 +292,7 @@ static void run_policy(const ppl_ctx *c, sl_policy pol, uint64_t n_pred, nll_cur
     res->seconds = t1 - t0;
     res->tok_per_s = t1 > t0 ? (double)done / (t1 - t0) : 0;
     res->peak_rss = sl_peak_rss_bytes();
+    res->partial = stopped;
     text_stream_free(&ts);
     free(toks);
     free(logits);
@@ -299,7 +314,8 @@ static void print_json(const ppl_result *r) {
     json_num(stdout, "ppl", r->ppl, "%.12g");
     fputs(", ", stdout);
     json_num(stdout, "tok_per_s", r->tok_per_s, "%.2f");
-    printf(", \"peak_rss_bytes\": %llu}", (unsigned long long)r->peak_rss);
+    printf(", \"peak_rss_bytes\": %llu, \"partial\": %s}", (unsigned long long)r->peak_rss,
+           r->partial ? "true" : "false");
 }
 
 static void sinks_window(const ppl_result *r, char *buf, size_t cap) {
@@ -348,15 +364,18 @@ int cmd_ppl(int argc, char **argv) {
 
     /* Files first: a missing or empty file should not wait for the model. */
     text_stream_check_files(c.files, c.n_files);
+    if (nll_path) cli_check_writable("--nll-out", nll_path, NULL);
+    if (plot_prefix || all) cli_check_writable("--plot-out", plot_prefix ? plot_prefix : "ppl", ".csv");
     c.m = cli_load_model(model_path);
     sl_model_get_info(c.m, &c.info);
 
-    c.sinks = c.sp.n_sink;
-    if (c.sp.n_window > 0) c.window = c.sp.n_window;
-    else if (c.info.n_ctx_train - c.sinks >= 1) c.window = c.info.n_ctx_train - c.sinks;
-    else
-        cli_die("--window: the trained context (%d) minus --sinks %d leaves no window; pass --window",
-                c.info.n_ctx_train, c.sinks);
+    /* Every policy keeps sinks + window keys: the streaming split is the
+     * geometry the shared rule checks, whatever --policy says. */
+    sl_session_params g = c.sp;
+    g.policy = SL_POLICY_STREAMING;
+    cli_check_geometry(&g, c.info.n_ctx_train);
+    c.sinks = g.n_sink;
+    c.window = g.n_window;
     if ((int64_t)c.sinks + c.window > INT32_MAX - 2) cli_die("--sinks + --window: too large");
 
     sl_policy pols[4];
@@ -393,9 +412,23 @@ int cmd_ppl(int argc, char **argv) {
     memset(curves, 0, sizeof curves);
     ppl_result res[4];
     memset(res, 0, sizeof res);
+    /* Ctrl-C: the policy in progress reports the tokens scored so far,
+     * marked partial, and the later ones do not run; outputs still go out. */
+    cli_sigint_install();
+    int n_plot = n_pol;
     for (int k = 0; k < n_pol; k++) {
         if (plot_prefix && !nll_curve_init(&curves[k], CURVE_POINTS)) cli_die("out of memory");
         run_policy(&c, pols[k], n_pred, plot_prefix ? &curves[k] : NULL, &res[k]);
+        if (res[k].partial) {
+            /* The plot's curves share one x: a shorter one is left out unless alone. */
+            n_plot = k > 0 ? k : 1;
+            n_pol = k + 1;
+            fprintf(stderr, "[ppl] interrupted (Ctrl-C): %s stopped after %llu tokens; the results "
+                            "below are partial%s\n",
+                    cli_policy_name(pols[k]), (unsigned long long)res[k].tokens,
+                    k + 1 < (all ? 4 : 1) ? " and the later policies did not run" : "");
+            break;
+        }
     }
     if (c.nll_out && fclose(c.nll_out) != 0) cli_die("%s: write error", nll_path);
 
@@ -410,7 +443,7 @@ int cmd_ppl(int argc, char **argv) {
         if (all) fputs("]\n", stdout);
     } else if (!all) {
         const ppl_result *r = &res[0];
-        const char *kv = c.sp.kv_type == SL_KV_F32 ? "f32" : "f16";
+        const char *kv = c.sp.kv_type == SL_KV_F32 ? "f32" : c.sp.kv_type == SL_KV_Q8_0 ? "q8_0" : "f16";
         if (r->policy == SL_POLICY_STREAMING)
             printf("policy streaming: %d sinks + %d window = %d cached tokens, %s KV\n", r->sinks,
                    r->window, cache, kv);
@@ -420,8 +453,9 @@ int cmd_ppl(int argc, char **argv) {
         else
             printf("policy %s: the last %d tokens (sinks + window)%s, %s KV\n", cli_policy_name(r->policy),
                    r->window, r->policy == SL_POLICY_RECOMPUTE ? ", re-computed for every token" : "", kv);
-        printf("tokens %llu  mean NLL %.6f  PPL %.4f  %.1f tok/s  peak RSS %.1f MiB\n",
-               (unsigned long long)r->tokens, r->mean_nll, r->ppl, r->tok_per_s, mib(r->peak_rss));
+        printf("tokens %llu  mean NLL %.6f  PPL %.4f  %.1f tok/s  peak RSS %.1f MiB%s\n",
+               (unsigned long long)r->tokens, r->mean_nll, r->ppl, r->tok_per_s, mib(r->peak_rss),
+               r->partial ? "  (partial: interrupted)" : "");
     } else {
         printf("%-10s %13s %8s %10s %10s %10s %10s %12s\n", "policy", "sinks+window", "cache",
                "tokens", "mean NLL", "PPL", "tok/s", "peak RSS");
@@ -431,9 +465,9 @@ int cmd_ppl(int argc, char **argv) {
             sinks_window(r, sw, sizeof sw);
             if (r->policy == SL_POLICY_DENSE) snprintf(cs, sizeof cs, "%llu", (unsigned long long)r->tokens);
             else snprintf(cs, sizeof cs, "%d", cache);
-            printf("%-10s %13s %8s %10llu %10.6f %10.4f %10.1f %8.1f MiB\n", cli_policy_name(r->policy),
+            printf("%-10s %13s %8s %10llu %10.6f %10.4f %10.1f %8.1f MiB%s\n", cli_policy_name(r->policy),
                    sw, cs, (unsigned long long)r->tokens, r->mean_nll, r->ppl, r->tok_per_s,
-                   mib(r->peak_rss));
+                   mib(r->peak_rss), r->partial ? "  (partial: interrupted)" : "");
         }
         printf("Same cache size for all: streaming keeps %d sinks + the last %d tokens; window and\n"
                "recompute keep the last %d (recompute re-encodes them for every token); dense keeps\n"
@@ -449,12 +483,12 @@ int cmd_ppl(int argc, char **argv) {
         snprintf(title, sizeof title, "%s: log PPL vs tokens, cache %d (%d sinks + %d window)",
                  c.info.name && *c.info.name ? c.info.name : "model", cache, c.sinks, c.window);
         bool png = false;
-        if (plot_ppl(plot_prefix, curves, names, n_pol, title, &png, note, sizeof note, msg, sizeof msg) != 0)
+        if (plot_ppl(plot_prefix, curves, names, n_plot, title, &png, note, sizeof note, msg, sizeof msg) != 0)
             cli_die("%s", msg);
         if (png) fprintf(stderr, "[ppl] wrote %s.csv and %s.png\n", plot_prefix, plot_prefix);
         else fprintf(stderr, "[ppl] wrote %s.csv; %s\n", plot_prefix, note);
     }
     for (int k = 0; k < 4; k++) nll_curve_free(&curves[k]);
     sl_model_free(c.m);
-    return 0;
+    return res[n_pol - 1].partial ? 130 : 0; /* 128 + SIGINT: the numbers are partial */
 }

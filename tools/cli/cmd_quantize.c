@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "cli_check.h"
 #include "core/thread_pool.h"
 #include "gguf/gguf.h"
 #include "tensor/quant.h"
@@ -49,7 +50,7 @@ static void usage(FILE *fp) {
             "\n"
             "  TYPE   f32 f16 bf16 q8_0 q4_0 q4_1 q5_0 q5_1 q4_k q5_k q6_k, or the mixes\n"
             "         q4_k_m q5_k_m (q6_k for output, and attn_v/ffn_down in some layers)\n"
-            "  -t N   threads (default: all cores)\n");
+            "  -t, --threads N   threads (default: all cores)\n");
 }
 
 /* llama.cpp's use_more_bits: the first and last eighth, and every third. */
@@ -141,6 +142,10 @@ int cmd_quantize(int argc, char **argv) {
     sl_error err = {0};
     sl_gguf *in = NULL;
     cli_check(sl_gguf_open(&in, pos[0], &err), &err);
+    /* A vocab-only file (llama.cpp's ggml-vocab-*.gguf) has nothing to re-encode. */
+    if (in->n_tensors == 0)
+        cli_die("%s: the file has no tensors (a vocab-only GGUF?): there are no weights to quantize", pos[0]);
+    cli_check_writable("OUT.gguf", pos[1], NULL);
     sl_gguf_writer *w = NULL;
     cli_check(sl_gguf_writer_create(&w, &err), &err);
     static const char *const skip[] = {"general.file_type", "general.quantization_version", NULL};

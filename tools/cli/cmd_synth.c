@@ -6,6 +6,7 @@
 #include <strings.h>
 
 #include "cli.h"
+#include "cli_check.h"
 #include "model/synth.h"
 #include "tensor/quant.h"
 
@@ -82,6 +83,7 @@ int cmd_synth(int argc, char **argv) {
     }
     if (!shape) cli_die("--shape is required (tinyllama-1.1b, smol-135m, 134m, stories260k, tiny)");
     if (!out) cli_die("-o FILE is required");
+    cli_check_writable("-o", out, NULL); /* before the work, not after it */
     if (strcmp(arch, "llama") && strcmp(arch, "qwen2"))
         cli_die("--arch: '%s' is not one of llama, qwen2", arch);
 

@@ -109,6 +109,10 @@ int cmd_tokenize(int argc, char **argv) {
     } else {
         len = strlen(prompt);
     }
+    size_t bad = sl_utf8_validate(text ? text : prompt, len);
+    if (bad != (size_t)-1)
+        cli_die("%s: invalid UTF-8 at byte offset %zu (byte 0x%02X)", file ? file : "-p", bad,
+                (unsigned char)(text ? text : prompt)[bad]);
     sl_error err = {0};
     sl_gguf *g = NULL;
     cli_check(sl_gguf_open(&g, model, &err), &err);

@@ -10,6 +10,8 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "cli_check.h"
+#include "cli_signal.h"
 #include "core/sys_stats.h"
 #include "gguf/gguf.h"
 #include "train/bpe.h"
@@ -34,7 +36,7 @@ static void usage(void) {
            "  --steps N (1000)  --batch N (8)  --accum N (1)  --lr F (1e-3)  --min-lr F (lr/10)\n"
            "  --warmup N (steps/20)  --clip F (1, 0 = off)  --wd F (0.1)  --seed N (1)\n"
            "run:\n"
-           "  --threads N        worker threads (default: all cores)\n"
+           "  -t, --threads N    worker threads (default: all cores)\n"
            "  --holdout F        held-out fraction of each file (0.05)   --no-strip (keep Gutenberg frame)\n"
            "  --eval-every N     held-out loss every N steps (steps/10; 0 = only at the end)\n"
            "  --eval-chunks N    windows per evaluation (32; 0 = all)\n"
@@ -43,7 +45,9 @@ static void usage(void) {
            "  --stop-after N     stop (and checkpoint) after N steps of this run\n"
            "  --dtype f32|f16    exported weight type (f32)\n"
            "  --loss-csv FILE    loss curve (default OUT.gguf -> OUT.loss.csv; PNG beside it via gnuplot)\n"
-           "  --heldout-out FILE write the held-out text, as evaluated, for `streamllm ppl`\n");
+           "  --heldout-out FILE write the held-out text, as evaluated, for `streamllm ppl`\n\n"
+           "Ctrl-C stops after the step in progress and writes a checkpoint (--checkpoint,\n"
+           "else OUT.ckpt) with the command that resumes it; a second Ctrl-C exits at once.\n");
 }
 
 typedef struct {
@@ -148,7 +152,7 @@ int cmd_train(int argc, char **argv) {
         else if (!strcmp(f, "--wd")) o.wd = (float)FLT(0, 10);
         else if (!strcmp(f, "--seed")) o.seed = (uint64_t)cli_parse_int(f, cli_value(argc, argv, &i), 0, (long long)1 << 62);
         else if (!strcmp(f, "--init-std")) o.init_std = (float)FLT(1e-6, 10);
-        else if (!strcmp(f, "--threads")) a.threads = INT(1, 256);
+        else if (!strcmp(f, "--threads") || !strcmp(f, "-t")) a.threads = INT(1, 256);
         else if (!strcmp(f, "--holdout")) a.holdout = FLT(0, 0.5);
         else if (!strcmp(f, "--no-strip")) a.strip = false;
         else if (!strcmp(f, "--eval-every")) a.eval_every = INT(0, 100000000);
@@ -174,6 +178,20 @@ int cmd_train(int argc, char **argv) {
     if (!warmup_set) o.warmup = o.steps / 20;
     if (cfg.n_ff == 0) cfg.n_ff = ((cfg.n_embd * 8 / 3) + 31) / 32 * 32;
     if (a.eval_every < 0) a.eval_every = o.steps / 10 > 0 ? o.steps / 10 : 1;
+
+    /* Every output is checked before the corpus is read and a step is run. */
+    char csv_buf[4096], ckpt_buf[4096];
+    {
+        size_t l = strlen(a.out);
+        if (l > 5 && !strcmp(a.out + l - 5, ".gguf")) l -= 5;
+        snprintf(csv_buf, sizeof csv_buf, "%.*s.loss.csv", (int)l, a.out);
+        snprintf(ckpt_buf, sizeof ckpt_buf, "%.*s.ckpt", (int)l, a.out);
+        if (!a.csv) a.csv = csv_buf;
+    }
+    cli_check_writable("-o", a.out, NULL);
+    cli_check_writable("--loss-csv", a.csv, NULL);
+    if (a.ckpt) cli_check_writable("--checkpoint", a.ckpt, NULL);
+    if (a.heldout_out) cli_check_writable("--heldout-out", a.heldout_out, NULL);
 
     sl_error err;
     sl_gguf *vg;
@@ -233,13 +251,6 @@ int cmd_train(int argc, char **argv) {
             (double)t.m.n_params / 1e6, o.batch, o.accum, o.steps, o.lr, o.min_lr, o.warmup,
             sl_pool_n_threads(pool), sl_gemm_uses_avx2() ? "avx2" : "portable");
 
-    char csv_buf[4096];
-    if (!a.csv) {
-        size_t l = strlen(a.out);
-        if (l > 5 && !strcmp(a.out + l - 5, ".gguf")) l -= 5;
-        snprintf(csv_buf, sizeof csv_buf, "%.*s.loss.csv", (int)l, a.out);
-        a.csv = csv_buf;
-    }
     FILE *csv = fopen(a.csv, a.resume ? "a" : "w");
     if (!csv) cli_die("%s: cannot write the loss curve", a.csv);
     if (!a.resume) fprintf(csv, "step,lr,loss,grad_norm,tokens,seconds,eval_loss\n");
@@ -249,7 +260,13 @@ int cmd_train(int argc, char **argv) {
     const bool tty = isatty(2);
     double t0 = sl_now_s(), last_eval = NAN;
     uint64_t start_step = t.step;
+    cli_sigint_install();
+    bool interrupted = false;
     while (t.step < (uint64_t)o.steps) {
+        if (cli_interrupted()) {
+            interrupted = true;
+            break;
+        }
         sl_trainer_step(&t);
         double el = sl_now_s() - t0;
         uint64_t done = t.step - start_step;
@@ -287,6 +304,27 @@ int cmd_train(int argc, char **argv) {
     }
     if (tty) fputc('\n', stderr);
     fclose(csv);
+    if (interrupted) {
+        /* Ctrl-C: the state goes to disk with the command that continues it. */
+        const char *ck = a.ckpt ? a.ckpt : ckpt_buf;
+        if (ck == ckpt_buf) cli_check_writable("checkpoint", ck, NULL);
+        cli_check(sl_trainer_save(&t, ck, &err), &err);
+        fprintf(stderr, "train: interrupted (Ctrl-C) at step %llu of %d; wrote the checkpoint %s\n"
+                        "train: resume with: streamllm train --tokenizer %s", (unsigned long long)t.step,
+                o.steps, ck, a.tok);
+        for (int i = 0; i < a.n_files; i++) fprintf(stderr, " --corpus %s", a.files[i]);
+        fprintf(stderr, " -o %s --resume %s%s%s\n", a.out, ck, a.ckpt ? " --checkpoint " : "",
+                a.ckpt ? a.ckpt : "");
+        sl_trainer_free(&t);
+        sl_pool_free(pool);
+        free(train);
+        free(held);
+        sl_corpus_free(&corpus);
+        sl_bpe_free(&bpe);
+        sl_gguf_close(vg);
+        free(a.files);
+        return 130;
+    }
     double el = sl_now_s() - t0;
     uint64_t done = t.step - start_step;
     if (done)

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "cli_check.h"
 #include "core/sys_stats.h"
 #include "train/bpe.h"
 #include "train/corpus.h"
@@ -54,6 +55,7 @@ int cmd_train_tokenizer(int argc, char **argv) {
     }
     if (!n_files) cli_die("no corpus: pass --corpus FILE");
     if (!out) cli_die("no output: pass -o FILE.gguf");
+    cli_check_writable("-o", out, NULL); /* before the work, not after it */
     sl_error err;
     sl_corpus c;
     cli_check(sl_corpus_load(&c, files, n_files, holdout, strip, &err), &err);
