@@ -23,7 +23,11 @@
 
 #define BZ_G 3    /* groups of 16 rows in a prefill register tile */
 #define BZ_T 8    /* tokens in a prefill register tile */
-#define BZ_MAXG 4 /* decode: 4 groups x 1 token */
+#define BZ_MAXG 4 /* decode: up to 4 groups x 1 token */
+/* Decode: the call's groups as BZ_DG runs side by side with a software
+ * prefetch BZ_AHEAD bytes ahead in each (x86/gemm_q8s_avx512.c says why). */
+#define BZ_DG 3
+#define BZ_AHEAD 2048
 
 /* Token pair p of a bf16p row, in every lane. */
 INLINE __m512bh pair(const char *x, int p) {
@@ -34,8 +38,8 @@ INLINE __m512bh pair(const char *x, int p) {
 
 /* G groups (pair p of group g at w[g] + 64 p) x NT tokens (bf16p rows
  * x[j]; tokens j >= ntok computed, not stored), all K / 2 pairs in order. */
-INLINE void tile_run(float *y, size_t ldy, const char *const *w, const char *const *x, int np, bool add, int ntok,
-                     const int G, const int NT) {
+INLINE void tile_run(float *y, size_t ldy, size_t ystep, const char *const *w, const char *const *x, int np, bool add,
+                     int ntok, const int G, const int NT) {
     __m512 a[BZ_MAXG][BZ_T];
     UNROLL
     for (int g = 0; g < G; g++)
@@ -43,6 +47,9 @@ INLINE void tile_run(float *y, size_t ldy, const char *const *w, const char *con
         for (int j = 0; j < NT; j++) a[g][j] = _mm512_setzero_ps();
     for (int p = 0; p < np; p++) {
         __m512bh wv[BZ_MAXG];
+        if (NT == 1) /* decode: one line of each run per pair */
+            UNROLL
+            for (int g = 0; g < G; g++) _mm_prefetch(w[g] + (size_t)p * 64 + BZ_AHEAD, _MM_HINT_T0);
         UNROLL
         for (int g = 0; g < G; g++) wv[g] = (__m512bh)_mm512_loadu_si512(w[g] + (size_t)p * 64);
         UNROLL
@@ -57,14 +64,14 @@ INLINE void tile_run(float *y, size_t ldy, const char *const *w, const char *con
         UNROLL
         for (int j = 0; j < NT; j++) {
             if (j >= ntok) continue;
-            float *o = y + j * ldy + 16 * g;
+            float *o = y + j * ldy + ystep * g;
             _mm512_storeu_ps(o, add ? _mm512_add_ps(_mm512_loadu_ps(o), a[g][j]) : a[g][j]);
         }
 }
 
-INLINE void tile_any(float *y, size_t ldy, const char *const *w, const char *const *x, int np, bool add, int ntok,
-                     int G, int NT) {
-#define TILE(g, n) tile_run(y, ldy, w, x, np, add, ntok, g, n)
+INLINE void tile_any(float *y, size_t ldy, size_t ystep, const char *const *w, const char *const *x, int np, bool add,
+                     int ntok, int G, int NT) {
+#define TILE(g, n) tile_run(y, ldy, ystep, w, x, np, add, ntok, g, n)
     if (NT == 1) {
         if (G == 4) TILE(4, 1);
         else if (G == 3) TILE(3, 1);
@@ -86,17 +93,28 @@ INLINE void tile_any(float *y, size_t ldy, const char *const *w, const char *con
 void sl_gemm_bf16x16_avx512(float *y, size_t ldy, const void *W, size_t w_row, const void *xq,
                             size_t x_row, int nr, int nt, int K, bool acc) {
     const char *Wc = W, *xc = xq;
+    if (nt == 1) { /* decode: BZ_DG runs of h groups, then the groups left over one by one */
+        const int ng = nr / 16, h = ng / BZ_DG;
+        for (int i = 0; i < ng; i++) {
+            const int G = i < h ? BZ_DG : 1, g0 = i < h ? i : i + (BZ_DG - 1) * h;
+            if (g0 >= ng) break;
+            const char *w[BZ_MAXG] = {0};
+            for (int g = 0; g < G; g++) w[g] = Wc + (size_t)16 * (size_t)(g0 + g * h) * w_row;
+            tile_any(y + 16 * (size_t)g0, ldy, (size_t)16 * (size_t)h, w, &xc, K / 2, acc, 1, G, 1);
+        }
+        return;
+    }
     for (int r = 0; r < nr;) {
         const int left = (nr - r) / 16;
-        const int G = nt == 1 ? (left < BZ_MAXG ? left : BZ_MAXG) : left < BZ_G ? left : BZ_G;
+        const int G = left < BZ_G ? left : BZ_G;
         const char *w[BZ_MAXG] = {0};
         for (int g = 0; g < G; g++) w[g] = Wc + (size_t)(r + 16 * g) * w_row;
         for (int t = 0; t < nt;) {
             const int ntok = nt - t < BZ_T ? nt - t : BZ_T;
-            const int NT = nt == 1 ? 1 : ntok <= 4 ? 4 : BZ_T;
+            const int NT = ntok <= 4 ? 4 : BZ_T;
             const char *x[BZ_T];
             for (int j = 0; j < NT; j++) x[j] = xc + (size_t)(t + (j < ntok ? j : ntok - 1)) * x_row;
-            tile_any(y + (size_t)t * ldy + r, ldy, w, x, K / 2, acc, ntok, G, NT);
+            tile_any(y + (size_t)t * ldy + r, ldy, 16, w, x, K / 2, acc, ntok, G, NT);
             t += ntok;
         }
         r += 16 * G;
