@@ -65,8 +65,11 @@ for mode in exact jump; do
         msp=$(grep -oE '"ms_per_token": [0-9.]+' "$TMP/p.json" | tail -n2 | sed 's/.*: //' | tr '\n' ' ')
         set -- $rss
         # 4 sinks + 60 window at both depths; the same allocated resident memory
-        # (RssAnon; exactly in a normal build, sanitizer bookkeeping may add a page)
-        if [ "$pos" = "500 3000 " ] && [ "$cache" = "64 64 " ] && fcmp "$2 - $1 <= 65536 && $1 - $2 <= 65536" &&
+        # (RssAnon; exactly in a normal build; under ASan its allocator's own
+        # regions move by up to about 80 KB from run to run, seen in --jump mode,
+        # below the 640 KB of f16 KV that 2500 more tokens in a growing cache would add)
+        slack=65536; case "$SL_BIN" in *build-san*) slack=262144 ;; esac
+        if [ "$pos" = "500 3000 " ] && [ "$cache" = "64 64 " ] && fcmp "$2 - $1 <= $slack && $1 - $2 <= $slack" &&
            grep -q "\"positions_jump\": $([ $mode = jump ] && echo true || echo false)" "$TMP/p.json" &&
            fcmp "$(echo $msp | cut -d' ' -f1) > 0"; then
             t_pass bench_positions_$mode
