@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "kernels/gemm.h"
+#include "kernels/x86/x16_avx512.h"
 
 #define INLINE static inline __attribute__((always_inline))
 #define UNROLL _Pragma("GCC unroll 8")
@@ -95,9 +96,7 @@ void sl_gemm_bf16x16_avx512(float *y, size_t ldy, const void *W, size_t w_row, c
     const char *Wc = W, *xc = xq;
     if (nt == 1) { /* decode: BZ_DG runs of h groups, then the groups left over one by one */
         const int ng = nr / 16, h = ng / BZ_DG;
-        for (int i = 0; i < ng; i++) {
-            const int G = i < h ? BZ_DG : 1, g0 = i < h ? i : i + (BZ_DG - 1) * h;
-            if (g0 >= ng) break;
+        for (int i = 0, G, g0; x16_decode_tile(i, ng, BZ_DG, &G, &g0); i++) {
             const char *w[BZ_MAXG] = {0};
             for (int g = 0; g < G; g++) w[g] = Wc + (size_t)16 * (size_t)(g0 + g * h) * w_row;
             tile_any(y + 16 * (size_t)g0, ldy, (size_t)16 * (size_t)h, w, &xc, K / 2, acc, 1, G, 1);

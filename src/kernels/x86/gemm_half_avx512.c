@@ -21,6 +21,7 @@
 #include <stddef.h>
 
 #include "kernels/gemm.h"
+#include "kernels/x86/x16_avx512.h"
 
 #define INLINE static inline __attribute__((always_inline))
 #define UNROLL _Pragma("GCC unroll 8")
@@ -101,9 +102,7 @@ INLINE void f16_x16(float *y, size_t ldy, const char *W, size_t w_row, const cha
     if (nt == 1) { /* decode: HZ_DG runs of h groups, then the groups left over one by one */
         const float *x[2] = {(const float *)(const void *)xq, (const float *)(const void *)xq};
         const int ng = nr / 16, h = ng / HZ_DG;
-        for (int i = 0; i < ng; i++) {
-            const int G = i < h ? HZ_DG : 1, g0 = i < h ? i : i + (HZ_DG - 1) * h;
-            if (g0 >= ng) break;
+        for (int i = 0, G, g0; x16_decode_tile(i, ng, HZ_DG, &G, &g0); i++) {
             const char *w[HZ_MAXG] = {0};
             for (int g = 0; g < G; g++) w[g] = W + (size_t)16 * (size_t)(g0 + g * h) * w_row;
             tile_any(y + 16 * (size_t)g0, ldy, (size_t)16 * (size_t)h, w, x, 1, K, acc, 1, G, 1);

@@ -45,6 +45,7 @@
 #include <string.h>
 
 #include "kernels/gemm.h"
+#include "kernels/x86/x16_avx512.h"
 #include "tensor/quant_blocks.h"
 
 #define INLINE static inline __attribute__((always_inline))
@@ -69,13 +70,6 @@
 INLINE void prefetch_part(const char *gb, size_t sb, const int part, const int parts, const size_t ahead) {
     const char *a = gb + ahead + sb * (size_t)part / (size_t)parts, *e = gb + ahead + sb * (size_t)(part + 1) / (size_t)parts;
     for (const char *l = a; l < e; l += 64) _mm_prefetch(l, _MM_HINT_T0);
-}
-
-/* 4 activation quants at q, broadcast to every lane. */
-INLINE __m512i bcast4(const int8_t *q) {
-    int32_t v;
-    memcpy(&v, q, 4);
-    return _mm512_set1_epi32(v);
 }
 
 INLINE __m512i load(const char *p) { return _mm512_loadu_si512((const void *)p); }
@@ -192,7 +186,7 @@ INLINE void tile_run(float *y, size_t ldy, size_t ystep, const char *const *w, c
                     }
                     UNROLL
                     for (int t = 0; t < NT; t++) {
-                        const __m512i xv = bcast4(xb[t]->qs + 32 * j + 4 * k);
+                        const __m512i xv = x16_bcast4(xb[t]->qs + 32 * j + 4 * k);
                         UNROLL
                         for (int g = 0; g < G; g++) s[g][t] = _mm512_dpbusd_epi32(s[g][t], q[g], xv);
                     }
@@ -227,7 +221,7 @@ INLINE void tile_run(float *y, size_t ldy, size_t ystep, const char *const *w, c
                         for (int k = 4 * m; k < 4 * m + 4; k++) {
                             __m512i xv[4];
                             UNROLL
-                            for (int p = 0; p < 4; p++) xv[p] = bcast4(xb[0]->qs + 128 * h + 32 * p + 4 * k);
+                            for (int p = 0; p < 4; p++) xv[p] = x16_bcast4(xb[0]->qs + 128 * h + 32 * p + 4 * k);
                             UNROLL
                             for (int g = 0; g < G; g++) {
                                 const __m512i A = load(q6_at(gb[g], h, k, 0)), B = load(q6_at(gb[g], h, k, 1)),
@@ -265,7 +259,7 @@ INLINE void tile_run(float *y, size_t ldy, size_t ystep, const char *const *w, c
                                     q[g] = q6_quant(load(q6_at(gb[g], h, k, p & 1)), load(q6_at(gb[g], h, k, 2)), p);
                                 UNROLL
                                 for (int t = 0; t < NT; t++) {
-                                    const __m512i xv = bcast4(xb[t]->qs + 128 * h + 32 * p + 4 * k);
+                                    const __m512i xv = x16_bcast4(xb[t]->qs + 128 * h + 32 * p + 4 * k);
                                     UNROLL
                                     for (int g = 0; g < G; g++) s[g][t] = _mm512_dpbusd_epi32(s[g][t], q[g], xv);
                                 }
@@ -321,9 +315,7 @@ INLINE void gemm_k_x16(float *y, size_t ldy, const char *W, size_t w_row, const 
     const int nb = K / SL_QK_K;
     if (nt == 1) { /* decode: D streams, each through its share of the groups in order */
         const int D = kind == 6 ? KZ_DG6 : kind == 5 ? KZ_DG5 : KZ_DG4, ng = nr / 16, h = ng / D;
-        for (int i = 0; i < ng; i++) {
-            const int G = i < h ? D : 1, g0 = i < h ? i : i + (D - 1) * h;
-            if (g0 >= ng) break;
+        for (int i = 0, G, g0; x16_decode_tile(i, ng, D, &G, &g0); i++) {
             const char *w[KZ_MAXG] = {0};
             for (int g = 0; g < G; g++) w[g] = W + (size_t)16 * (size_t)(g0 + g * h) * w_row;
             tile_any(y + 16 * (size_t)g0, ldy, (size_t)16 * (size_t)h, w, (const char *const *)&xq, nb, acc, 1, G, 1, kind);

@@ -28,6 +28,7 @@
 #include <string.h>
 
 #include "kernels/gemm.h"
+#include "kernels/x86/x16_avx512.h"
 
 #define INLINE static inline __attribute__((always_inline))
 #define UNROLL _Pragma("GCC unroll 8")
@@ -46,13 +47,6 @@ enum { W_Q8_0, W_Q4_0, W_Q4_1, W_Q5_0, W_Q5_1 };
  * kernel. */
 #define QZ_DG 3
 #define QZ_AHEAD 2048
-
-/* The 4 quants of a q8s row at q + i, broadcast to every lane. */
-INLINE __m512i bcast4(const int8_t *q) {
-    int32_t v;
-    memcpy(&v, q, 4);
-    return _mm512_set1_epi32(v);
-}
 
 /* One register tile: G groups (group g's blocks from w[g]) x NT tokens
  * (q8s rows x[j]; tokens j >= ntok are computed but not stored), all nb
@@ -101,7 +95,7 @@ INLINE void tile_run(float *y, size_t ldy, size_t ystep, const char *const *w, c
                     v[g] = _mm512_xor_si512(_mm512_loadu_si512(w[g] + (size_t)b * bb + oq + 64 * c), flip);
                 UNROLL
                 for (int j = 0; j < NT; j++) {
-                    const __m512i xb = bcast4(q[j] + 32 * b + 4 * c);
+                    const __m512i xb = x16_bcast4(q[j] + 32 * b + 4 * c);
                     UNROLL
                     for (int g = 0; g < G; g++) s[g][j] = _mm512_dpbusd_epi32(s[g][j], v[g], xb);
                 }
@@ -130,7 +124,7 @@ INLINE void tile_run(float *y, size_t ldy, size_t ystep, const char *const *w, c
                 }
                 UNROLL
                 for (int j = 0; j < NT; j++) {
-                    const __m512i xl = bcast4(q[j] + 32 * b + 4 * m), xh = bcast4(q[j] + 32 * b + 16 + 4 * m);
+                    const __m512i xl = x16_bcast4(q[j] + 32 * b + 4 * m), xh = x16_bcast4(q[j] + 32 * b + 16 + 4 * m);
                     UNROLL
                     for (int g = 0; g < G; g++) {
                         s[g][j] = _mm512_dpbusd_epi32(s[g][j], lo[g], xl);
@@ -183,9 +177,7 @@ INLINE void q8s_x16(float *y, size_t ldy, const char *W, size_t w_row, const cha
                     int K, bool acc, const int wt) {
     if (nt == 1) { /* decode: QZ_DG runs of h groups, then the groups left over one by one */
         const int ng = nr / 16, h = ng / QZ_DG;
-        for (int i = 0; i < ng; i++) {
-            const int G = i < h ? QZ_DG : 1, g0 = i < h ? i : i + (QZ_DG - 1) * h;
-            if (g0 >= ng) break;
+        for (int i = 0, G, g0; x16_decode_tile(i, ng, QZ_DG, &G, &g0); i++) {
             const char *w[QZ_MAXG] = {0};
             for (int g = 0; g < G; g++) w[g] = W + (size_t)16 * (size_t)(g0 + g * h) * w_row;
             tile_any(y + 16 * (size_t)g0, ldy, (size_t)16 * (size_t)h, w, &xq, K, acc, 1, G, 1, wt);
